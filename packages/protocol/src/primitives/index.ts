@@ -1,4 +1,4 @@
 export { DecodeError, EncodeError } from "./decode-error.js";
-export { Reader, type RawTaggedField } from "./reader.js";
+export { type RawTaggedField, Reader } from "./reader.js";
+export { parseUuid, type Uuid, uuidFromBytes, uuidToBytes, ZERO_UUID } from "./uuid.js";
 export { Writer } from "./writer.js";
-export { type Uuid, ZERO_UUID, parseUuid, uuidFromBytes, uuidToBytes } from "./uuid.js";

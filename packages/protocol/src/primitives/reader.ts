@@ -261,10 +261,7 @@ export class Reader {
    * which reads the value from a reader bounded to that field's size. Unknown tags are
    * returned raw. Tags must be strictly ascending, as Kafka writes them.
    */
-  readTaggedFields(
-    field: string,
-    onTag: ((tag: number, r: Reader) => boolean) | null,
-  ): RawTaggedField[] | undefined {
+  readTaggedFields(field: string, onTag: ((tag: number, r: Reader) => boolean) | null): RawTaggedField[] | undefined {
     const count = this.readUVarint(`${field}._tagged`);
     if (count === 0) return undefined;
     if (count > this.remaining) this.fail(field, `tagged field count ${count} exceeds the bytes left`);

@@ -15,13 +15,15 @@ export function uuidFromBytes(buf: Buffer, offset: number): Uuid {
 
 export function uuidToBytes(uuid: Uuid, field = "uuid"): Buffer {
   const b = Buffer.from(uuid, "base64url");
-  if (b.length !== 16 || uuid.length !== 22) throw new EncodeError(field, `"${uuid}" is not a 22-character base64url UUID`);
+  if (b.length !== 16 || uuid.length !== 22)
+    throw new EncodeError(field, `"${uuid}" is not a 22-character base64url UUID`);
   return b;
 }
 
 /** Parses a UUID typed by a person or read from a file; throws DecodeError when malformed. */
 export function parseUuid(text: string): Uuid {
   const b = Buffer.from(text, "base64url");
-  if (b.length !== 16 || text.length !== 22) throw new DecodeError("uuid", 0, `"${text}" is not a 22-character base64url UUID`);
+  if (b.length !== 16 || text.length !== 22)
+    throw new DecodeError("uuid", 0, `"${text}" is not a 22-character base64url UUID`);
   return text;
 }

@@ -131,7 +131,10 @@ export class Writer {
     const done = this.buf.subarray(0, this.pos);
     this.chunks.push(done);
     this.chunkBytes += done.length;
-    this.buf = this.buf.length - this.pos >= INITIAL_CAPACITY_BYTES ? this.buf.subarray(this.pos) : Buffer.allocUnsafe(INITIAL_CAPACITY_BYTES);
+    this.buf =
+      this.buf.length - this.pos >= INITIAL_CAPACITY_BYTES
+        ? this.buf.subarray(this.pos)
+        : Buffer.allocUnsafe(INITIAL_CAPACITY_BYTES);
     this.pos = 0;
   }
 

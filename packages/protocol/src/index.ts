@@ -1,1 +1,3 @@
+export * from "./frames.js";
+export * from "./messages/index.js";
 export * from "./primitives/index.js";

@@ -256,6 +256,33 @@ export class Reader {
     return n;
   }
 
+  /** Number of tagged fields that follow; each takes at least two bytes. */
+  readTaggedCount(field: string): number {
+    const n = this.readUVarint(field);
+    if (n > this.end - this.offset) this.fail(field, `tagged field count ${n} exceeds the bytes left`);
+    return n;
+  }
+
+  /** Reads a tagged field's size and returns the offset where its value ends, checked against the input. */
+  readTaggedSize(field: string): number {
+    const size = this.readUVarint(field);
+    this.need(size, field);
+    return this.offset + size;
+  }
+
+  /** A known tagged field must consume exactly the bytes its size declared. */
+  expectEnd(end: number, field: string): void {
+    if (this.offset !== end) this.fail(field, `tagged field used ${this.offset - end} bytes more than its declared size`);
+  }
+
+  /** Keeps an unknown tagged field's bytes for re-encoding (the spec says unknown tags are skipped, not rejected). */
+  keepUnknownTag(kept: RawTaggedField[] | undefined, tag: number, end: number): RawTaggedField[] {
+    const list = kept ?? [];
+    list.push({ tag, data: this.buf.subarray(this.offset, end) });
+    this.offset = end;
+    return list;
+  }
+
   /**
    * Reads the tagged-field section header-by-header and hands each known tag to `onTag`,
    * which reads the value from a reader bounded to that field's size. Unknown tags are

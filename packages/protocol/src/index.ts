@@ -1,3 +1,4 @@
 export * from "./frames.js";
 export * from "./messages/index.js";
 export * from "./primitives/index.js";
+export * from "./errors.js";

@@ -264,7 +264,14 @@ class ModuleEmitter {
   }
 
   /** Statements writing `x` of a primitive type; `typeHasNull` says whether x's TS type admits null. */
-  private writePrimitive(prim: string, flex: string, nullable: string, path: string, x: string, typeHasNull: boolean): string {
+  private writePrimitive(
+    prim: string,
+    flex: string,
+    nullable: string,
+    path: string,
+    x: string,
+    typeHasNull: boolean,
+  ): string {
     const p = JSON.stringify(path);
     const fixed = FIXED_WRITE[prim];
     if (fixed !== undefined) return `w.${fixed}(${x});`;
@@ -272,7 +279,9 @@ class ModuleEmitter {
     const kind = prim === "string" ? "String" : "Bytes";
     const extra = prim === "string" ? `, ${p}` : "";
     const call = (nul: boolean, compact: boolean) =>
-      compact ? `w.writeCompact${nul ? "Nullable" : ""}${kind}(${x})` : `w.write${nul ? "Nullable" : ""}${kind}(${x}${extra})`;
+      compact
+        ? `w.writeCompact${nul ? "Nullable" : ""}${kind}(${x})`
+        : `w.write${nul ? "Nullable" : ""}${kind}(${x}${extra})`;
     const byFlex = (nul: boolean) => {
       if (flex === "true") return `${call(nul, true)};`;
       if (flex === "false") return `${call(nul, false)};`;
@@ -344,7 +353,8 @@ class ModuleEmitter {
       const t = this.struct(f.structName!).typeName;
       if (!this.nullableAny(f)) return `write${t}(w, ${x}, version);`;
       const nn = this.support("nullNotAllowed");
-      if (nul === "true") return `if (${x} === null) w.writeInt8(-1); else { w.writeInt8(1); write${t}(w, ${x}, version); }`;
+      if (nul === "true")
+        return `if (${x} === null) w.writeInt8(-1); else { w.writeInt8(1); write${t}(w, ${x}, version); }`;
       if (nul === "false") return `if (${x} === null) ${nn}(${p}, version); write${t}(w, ${x}, version);`;
       return `if (${x} === null) { if (!${nul}) ${nn}(${p}, version); w.writeInt8(-1); } else { if (${nul}) w.writeInt8(1); write${t}(w, ${x}, version); }`;
     }
@@ -396,7 +406,9 @@ class ModuleEmitter {
       readBody.push(`    ${camel(f.name)}: ${value},`);
     }
     const readUsesVersion = readBody.some((l) => l.includes("version")) || tagged.length > 0 || hasFlex;
-    out.push(`function read${s.typeName}(r: Reader, ${readUsesVersion ? "version" : "_version"}: number): ${s.typeName} {`);
+    out.push(
+      `function read${s.typeName}(r: Reader, ${readUsesVersion ? "version" : "_version"}: number): ${s.typeName} {`,
+    );
     if (flexDecl !== null) out.push(flexDecl);
     out.push(`  const o: ${s.typeName} = {`);
     out.push(...readBody);
@@ -482,6 +494,24 @@ class ModuleEmitter {
     out.push("");
   }
 
+  /** The field list as a FieldSchema literal, struct fields inlined. */
+  private schemaLiteral(fields: Field[], indent: string): string {
+    const inner = `${indent}  `;
+    const items = fields.map((f) => {
+      const type =
+        f.kind === "array" ? `[]${f.structName ?? f.primitive}` : f.kind === "struct" ? f.structName! : f.primitive!;
+      const parts = [`name: "${camel(f.name)}"`, `type: "${type}"`, `versions: "${rangeText(this.fieldVersions(f))}"`];
+      const nullable = this.versions.filter((v) => f.nullable.has(v));
+      if (nullable.length > 0) parts.push(`nullableVersions: "${rangeText(nullable)}"`);
+      const tagged = this.versions.filter((v) => f.tagged.has(v));
+      if (tagged.length > 0) parts.push(`taggedVersions: "${rangeText(tagged)}", tag: ${f.tag}`);
+      if (f.structName !== undefined)
+        parts.push(`fields: ${this.schemaLiteral(this.struct(f.structName).fields, inner)}`);
+      return `${inner}{ ${parts.join(", ")} },`;
+    });
+    return items.length === 0 ? "[]" : `[\n${items.join("\n")}\n${indent}]`;
+  }
+
   emit(): { body: string; support: Set<string> } {
     this.collect();
     for (const s of this.structs.values()) this.emitStruct(s);
@@ -490,7 +520,9 @@ class ModuleEmitter {
     const out = this.out;
     out.push(...this.elementReaders, ...this.elementWriters);
     const fm = m.flexibleMin === null ? "null" : String(m.flexibleMin);
-    out.push(`/** ${t}: versions ${m.minVersion}-${m.maxVersion}${m.flexibleMin === null ? "" : `, flexible from ${m.flexibleMin}`}. */`);
+    out.push(
+      `/** ${t}: versions ${m.minVersion}-${m.maxVersion}${m.flexibleMin === null ? "" : `, flexible from ${m.flexibleMin}`}. */`,
+    );
     out.push(`export const ${t}: MessageCodec<${t}> = {`);
     out.push(`  name: "${t}",`);
     out.push(`  minVersion: ${m.minVersion},`);
@@ -498,6 +530,7 @@ class ModuleEmitter {
     out.push(`  flexibleMin: ${fm},`);
     out.push(`  deprecatedVersions: [${m.deprecatedVersions.join(", ")}],`);
     out.push(`  latestVersionUnstable: ${m.latestVersionUnstable},`);
+    out.push(`  schema: ${this.schemaLiteral(m.fields, "  ")},`);
     out.push(`  encode(w: Writer, value: Encodable<${t}>, version: number): void {`);
     out.push(`    ${this.support("checkEncodeVersion")}("${t}", version, ${m.minVersion}, ${m.maxVersion});`);
     out.push(`    write${t}(w, value, version);`);

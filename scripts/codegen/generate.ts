@@ -118,7 +118,9 @@ function emitIndex(
   lines.push("/** Response header version for an API version: 1 when flexible, else 0 (Kafka's rule). */");
   lines.push("export function responseHeaderVersion(apiKey: number, apiVersion: number): number {");
   if (av?.apiKey !== undefined) {
-    lines.push("  // ApiVersions responses always use header v0, so a client can read one whatever version it asked for.");
+    lines.push(
+      "  // ApiVersions responses always use header v0, so a client can read one whatever version it asked for.",
+    );
     lines.push(`  if (apiKey === ${av.apiKey}) return 0;`);
   }
   lines.push("  const api = BY_KEY[apiKey];");

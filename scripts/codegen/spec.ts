@@ -302,7 +302,9 @@ export function loadMergedSpecs(root: string, releases: string[]): Message[] {
   const byRelease = releases.map((label) => ({ label, msgs: loadSpecDir(join(root, label)) }));
   const names = new Set<string>();
   for (const r of byRelease) for (const n of r.msgs.keys()) names.add(n);
-  return [...names].sort().map((name) =>
-    mergeMessage(byRelease.flatMap((r) => (r.msgs.has(name) ? [{ label: r.label, msg: r.msgs.get(name)! }] : []))),
-  );
+  return [...names]
+    .sort()
+    .map((name) =>
+      mergeMessage(byRelease.flatMap((r) => (r.msgs.has(name) ? [{ label: r.label, msg: r.msgs.get(name)! }] : []))),
+    );
 }

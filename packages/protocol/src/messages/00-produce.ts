@@ -163,6 +163,19 @@ export const ProduceRequest: MessageCodec<ProduceRequest> = {
   flexibleMin: 9,
   deprecatedVersions: [0, 1, 2],
   latestVersionUnstable: false,
+  schema: [
+    { name: "transactionalId", type: "string", versions: "3-13", nullableVersions: "3-13" },
+    { name: "acks", type: "int16", versions: "0-13" },
+    { name: "timeoutMs", type: "int32", versions: "0-13" },
+    { name: "topicData", type: "[]TopicProduceData", versions: "0-13", fields: [
+      { name: "name", type: "string", versions: "0-12" },
+      { name: "topicId", type: "uuid", versions: "13" },
+      { name: "partitionData", type: "[]PartitionProduceData", versions: "0-13", fields: [
+        { name: "index", type: "int32", versions: "0-13" },
+        { name: "records", type: "records", versions: "0-13", nullableVersions: "0-13" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ProduceRequest>, version: number): void {
     checkEncodeVersion("ProduceRequest", version, 0, 13);
     writeProduceRequest(w, value, version);
@@ -531,6 +544,35 @@ export const ProduceResponse: MessageCodec<ProduceResponse> = {
   flexibleMin: 9,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "responses", type: "[]TopicProduceResponse", versions: "0-13", fields: [
+      { name: "name", type: "string", versions: "0-12" },
+      { name: "topicId", type: "uuid", versions: "13" },
+      { name: "partitionResponses", type: "[]PartitionProduceResponse", versions: "0-13", fields: [
+        { name: "index", type: "int32", versions: "0-13" },
+        { name: "errorCode", type: "int16", versions: "0-13" },
+        { name: "baseOffset", type: "int64", versions: "0-13" },
+        { name: "logAppendTimeMs", type: "int64", versions: "2-13" },
+        { name: "logStartOffset", type: "int64", versions: "5-13" },
+        { name: "recordErrors", type: "[]BatchIndexAndErrorMessage", versions: "8-13", fields: [
+          { name: "batchIndex", type: "int32", versions: "8-13" },
+          { name: "batchIndexErrorMessage", type: "string", versions: "8-13", nullableVersions: "8-13" },
+        ] },
+        { name: "errorMessage", type: "string", versions: "8-13", nullableVersions: "8-13" },
+        { name: "currentLeader", type: "LeaderIdAndEpoch", versions: "10-13", taggedVersions: "10-13", tag: 0, fields: [
+          { name: "leaderId", type: "int32", versions: "10-13" },
+          { name: "leaderEpoch", type: "int32", versions: "10-13" },
+        ] },
+      ] },
+    ] },
+    { name: "throttleTimeMs", type: "int32", versions: "1-13" },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "10-13", taggedVersions: "10-13", tag: 0, fields: [
+      { name: "nodeId", type: "int32", versions: "10-13" },
+      { name: "host", type: "string", versions: "10-13" },
+      { name: "port", type: "int32", versions: "10-13" },
+      { name: "rack", type: "string", versions: "10-13", nullableVersions: "10-13" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ProduceResponse>, version: number): void {
     checkEncodeVersion("ProduceResponse", version, 0, 13);
     writeProduceResponse(w, value, version);

@@ -388,6 +388,40 @@ export const FetchRequest: MessageCodec<FetchRequest> = {
   flexibleMin: 12,
   deprecatedVersions: [0, 1, 2, 3],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "12-18", nullableVersions: "12-18", taggedVersions: "12-18", tag: 0 },
+    { name: "replicaId", type: "int32", versions: "0-14" },
+    { name: "replicaState", type: "ReplicaState", versions: "15-18", taggedVersions: "15-18", tag: 1, fields: [
+      { name: "replicaId", type: "int32", versions: "15-18" },
+      { name: "replicaEpoch", type: "int64", versions: "15-18" },
+    ] },
+    { name: "maxWaitMs", type: "int32", versions: "0-18" },
+    { name: "minBytes", type: "int32", versions: "0-18" },
+    { name: "maxBytes", type: "int32", versions: "3-18" },
+    { name: "isolationLevel", type: "int8", versions: "4-18" },
+    { name: "sessionId", type: "int32", versions: "7-18" },
+    { name: "sessionEpoch", type: "int32", versions: "7-18" },
+    { name: "topics", type: "[]FetchTopic", versions: "0-18", fields: [
+      { name: "topic", type: "string", versions: "0-12" },
+      { name: "topicId", type: "uuid", versions: "13-18" },
+      { name: "partitions", type: "[]FetchPartition", versions: "0-18", fields: [
+        { name: "partition", type: "int32", versions: "0-18" },
+        { name: "currentLeaderEpoch", type: "int32", versions: "9-18" },
+        { name: "fetchOffset", type: "int64", versions: "0-18" },
+        { name: "lastFetchedEpoch", type: "int32", versions: "12-18" },
+        { name: "logStartOffset", type: "int64", versions: "5-18" },
+        { name: "partitionMaxBytes", type: "int32", versions: "0-18" },
+        { name: "replicaDirectoryId", type: "uuid", versions: "17-18", taggedVersions: "17-18", tag: 0 },
+        { name: "highWatermark", type: "int64", versions: "18", taggedVersions: "18", tag: 1 },
+      ] },
+    ] },
+    { name: "forgottenTopicsData", type: "[]ForgottenTopic", versions: "7-18", fields: [
+      { name: "topic", type: "string", versions: "7-12" },
+      { name: "topicId", type: "uuid", versions: "13-18" },
+      { name: "partitions", type: "[]int32", versions: "7-18" },
+    ] },
+    { name: "rackId", type: "string", versions: "11-18" },
+  ],
   encode(w: Writer, value: Encodable<FetchRequest>, version: number): void {
     checkEncodeVersion("FetchRequest", version, 0, 18);
     writeFetchRequest(w, value, version);
@@ -895,6 +929,46 @@ export const FetchResponse: MessageCodec<FetchResponse> = {
   flexibleMin: 12,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-18" },
+    { name: "errorCode", type: "int16", versions: "7-18" },
+    { name: "sessionId", type: "int32", versions: "7-18" },
+    { name: "responses", type: "[]FetchableTopicResponse", versions: "0-18", fields: [
+      { name: "topic", type: "string", versions: "0-12" },
+      { name: "topicId", type: "uuid", versions: "13-18" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-18", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-18" },
+        { name: "errorCode", type: "int16", versions: "0-18" },
+        { name: "highWatermark", type: "int64", versions: "0-18" },
+        { name: "lastStableOffset", type: "int64", versions: "4-18" },
+        { name: "logStartOffset", type: "int64", versions: "5-18" },
+        { name: "divergingEpoch", type: "EpochEndOffset", versions: "12-18", taggedVersions: "12-18", tag: 0, fields: [
+          { name: "epoch", type: "int32", versions: "12-18" },
+          { name: "endOffset", type: "int64", versions: "12-18" },
+        ] },
+        { name: "currentLeader", type: "LeaderIdAndEpoch", versions: "12-18", taggedVersions: "12-18", tag: 1, fields: [
+          { name: "leaderId", type: "int32", versions: "12-18" },
+          { name: "leaderEpoch", type: "int32", versions: "12-18" },
+        ] },
+        { name: "snapshotId", type: "SnapshotId", versions: "12-18", taggedVersions: "12-18", tag: 2, fields: [
+          { name: "endOffset", type: "int64", versions: "0-18" },
+          { name: "epoch", type: "int32", versions: "0-18" },
+        ] },
+        { name: "abortedTransactions", type: "[]AbortedTransaction", versions: "4-18", nullableVersions: "4-18", fields: [
+          { name: "producerId", type: "int64", versions: "4-18" },
+          { name: "firstOffset", type: "int64", versions: "4-18" },
+        ] },
+        { name: "preferredReadReplica", type: "int32", versions: "11-18" },
+        { name: "records", type: "records", versions: "0-18", nullableVersions: "0-18" },
+      ] },
+    ] },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "16-18", taggedVersions: "16-18", tag: 0, fields: [
+      { name: "nodeId", type: "int32", versions: "16-18" },
+      { name: "host", type: "string", versions: "16-18" },
+      { name: "port", type: "int32", versions: "16-18" },
+      { name: "rack", type: "string", versions: "16-18", nullableVersions: "16-18" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<FetchResponse>, version: number): void {
     checkEncodeVersion("FetchResponse", version, 0, 18);
     writeFetchResponse(w, value, version);

@@ -169,6 +169,20 @@ export const ListOffsetsRequest: MessageCodec<ListOffsetsRequest> = {
   flexibleMin: 6,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "replicaId", type: "int32", versions: "0-10" },
+    { name: "isolationLevel", type: "int8", versions: "2-10" },
+    { name: "topics", type: "[]ListOffsetsTopic", versions: "0-10", fields: [
+      { name: "name", type: "string", versions: "0-10" },
+      { name: "partitions", type: "[]ListOffsetsPartition", versions: "0-10", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-10" },
+        { name: "currentLeaderEpoch", type: "int32", versions: "4-10" },
+        { name: "timestamp", type: "int64", versions: "0-10" },
+        { name: "maxNumOffsets", type: "int32", versions: "0" },
+      ] },
+    ] },
+    { name: "timeoutMs", type: "int32", versions: "10" },
+  ],
   encode(w: Writer, value: Encodable<ListOffsetsRequest>, version: number): void {
     checkEncodeVersion("ListOffsetsRequest", version, 0, 10);
     writeListOffsetsRequest(w, value, version);
@@ -351,6 +365,20 @@ export const ListOffsetsResponse: MessageCodec<ListOffsetsResponse> = {
   flexibleMin: 6,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "2-10" },
+    { name: "topics", type: "[]ListOffsetsTopicResponse", versions: "0-10", fields: [
+      { name: "name", type: "string", versions: "0-10" },
+      { name: "partitions", type: "[]ListOffsetsPartitionResponse", versions: "0-10", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-10" },
+        { name: "errorCode", type: "int16", versions: "0-10" },
+        { name: "oldStyleOffsets", type: "[]int64", versions: "0" },
+        { name: "timestamp", type: "int64", versions: "1-10" },
+        { name: "offset", type: "int64", versions: "1-10" },
+        { name: "leaderEpoch", type: "int32", versions: "4-10" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ListOffsetsResponse>, version: number): void {
     checkEncodeVersion("ListOffsetsResponse", version, 0, 10);
     writeListOffsetsResponse(w, value, version);

@@ -116,6 +116,15 @@ export const MetadataRequest: MessageCodec<MetadataRequest> = {
   flexibleMin: 9,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]MetadataRequestTopic", versions: "0-13", nullableVersions: "1-13", fields: [
+      { name: "topicId", type: "uuid", versions: "10-13" },
+      { name: "name", type: "string", versions: "0-13", nullableVersions: "10-13" },
+    ] },
+    { name: "allowAutoTopicCreation", type: "bool", versions: "4-13" },
+    { name: "includeClusterAuthorizedOperations", type: "bool", versions: "8-10" },
+    { name: "includeTopicAuthorizedOperations", type: "bool", versions: "8-13" },
+  ],
   encode(w: Writer, value: Encodable<MetadataRequest>, version: number): void {
     checkEncodeVersion("MetadataRequest", version, 0, 13);
     writeMetadataRequest(w, value, version);
@@ -422,6 +431,35 @@ export const MetadataResponse: MessageCodec<MetadataResponse> = {
   flexibleMin: 9,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "3-13" },
+    { name: "brokers", type: "[]MetadataResponseBroker", versions: "0-13", fields: [
+      { name: "nodeId", type: "int32", versions: "0-13" },
+      { name: "host", type: "string", versions: "0-13" },
+      { name: "port", type: "int32", versions: "0-13" },
+      { name: "rack", type: "string", versions: "1-13", nullableVersions: "1-13" },
+    ] },
+    { name: "clusterId", type: "string", versions: "2-13", nullableVersions: "2-13" },
+    { name: "controllerId", type: "int32", versions: "1-13" },
+    { name: "topics", type: "[]MetadataResponseTopic", versions: "0-13", fields: [
+      { name: "errorCode", type: "int16", versions: "0-13" },
+      { name: "name", type: "string", versions: "0-13", nullableVersions: "12-13" },
+      { name: "topicId", type: "uuid", versions: "10-13" },
+      { name: "isInternal", type: "bool", versions: "1-13" },
+      { name: "partitions", type: "[]MetadataResponsePartition", versions: "0-13", fields: [
+        { name: "errorCode", type: "int16", versions: "0-13" },
+        { name: "partitionIndex", type: "int32", versions: "0-13" },
+        { name: "leaderId", type: "int32", versions: "0-13" },
+        { name: "leaderEpoch", type: "int32", versions: "7-13" },
+        { name: "replicaNodes", type: "[]int32", versions: "0-13" },
+        { name: "isrNodes", type: "[]int32", versions: "0-13" },
+        { name: "offlineReplicas", type: "[]int32", versions: "5-13" },
+      ] },
+      { name: "topicAuthorizedOperations", type: "int32", versions: "8-13" },
+    ] },
+    { name: "clusterAuthorizedOperations", type: "int32", versions: "8-10" },
+    { name: "errorCode", type: "int16", versions: "13" },
+  ],
   encode(w: Writer, value: Encodable<MetadataResponse>, version: number): void {
     checkEncodeVersion("MetadataResponse", version, 0, 13);
     writeMetadataResponse(w, value, version);

@@ -328,6 +328,50 @@ export const LeaderAndIsrRequest: MessageCodec<LeaderAndIsrRequest> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "controllerId", type: "int32", versions: "0-7" },
+    { name: "isKRaftController", type: "bool", versions: "7" },
+    { name: "controllerEpoch", type: "int32", versions: "0-7" },
+    { name: "brokerEpoch", type: "int64", versions: "2-7" },
+    { name: "type", type: "int8", versions: "5-7" },
+    { name: "ungroupedPartitionStates", type: "[]LeaderAndIsrPartitionState", versions: "0-1", fields: [
+      { name: "topicName", type: "string", versions: "0-1" },
+      { name: "partitionIndex", type: "int32", versions: "0-7" },
+      { name: "controllerEpoch", type: "int32", versions: "0-7" },
+      { name: "leader", type: "int32", versions: "0-7" },
+      { name: "leaderEpoch", type: "int32", versions: "0-7" },
+      { name: "isr", type: "[]int32", versions: "0-7" },
+      { name: "partitionEpoch", type: "int32", versions: "0-7" },
+      { name: "replicas", type: "[]int32", versions: "0-7" },
+      { name: "addingReplicas", type: "[]int32", versions: "3-7" },
+      { name: "removingReplicas", type: "[]int32", versions: "3-7" },
+      { name: "isNew", type: "bool", versions: "1-7" },
+      { name: "leaderRecoveryState", type: "int8", versions: "6-7" },
+    ] },
+    { name: "topicStates", type: "[]LeaderAndIsrTopicState", versions: "2-7", fields: [
+      { name: "topicName", type: "string", versions: "2-7" },
+      { name: "topicId", type: "uuid", versions: "5-7" },
+      { name: "partitionStates", type: "[]LeaderAndIsrPartitionState", versions: "2-7", fields: [
+        { name: "topicName", type: "string", versions: "0-1" },
+        { name: "partitionIndex", type: "int32", versions: "0-7" },
+        { name: "controllerEpoch", type: "int32", versions: "0-7" },
+        { name: "leader", type: "int32", versions: "0-7" },
+        { name: "leaderEpoch", type: "int32", versions: "0-7" },
+        { name: "isr", type: "[]int32", versions: "0-7" },
+        { name: "partitionEpoch", type: "int32", versions: "0-7" },
+        { name: "replicas", type: "[]int32", versions: "0-7" },
+        { name: "addingReplicas", type: "[]int32", versions: "3-7" },
+        { name: "removingReplicas", type: "[]int32", versions: "3-7" },
+        { name: "isNew", type: "bool", versions: "1-7" },
+        { name: "leaderRecoveryState", type: "int8", versions: "6-7" },
+      ] },
+    ] },
+    { name: "liveLeaders", type: "[]LeaderAndIsrLiveLeader", versions: "0-7", fields: [
+      { name: "brokerId", type: "int32", versions: "0-7" },
+      { name: "hostName", type: "string", versions: "0-7" },
+      { name: "port", type: "int32", versions: "0-7" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<LeaderAndIsrRequest>, version: number): void {
     checkEncodeVersion("LeaderAndIsrRequest", version, 0, 7);
     writeLeaderAndIsrRequest(w, value, version);
@@ -492,6 +536,22 @@ export const LeaderAndIsrResponse: MessageCodec<LeaderAndIsrResponse> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-7" },
+    { name: "partitionErrors", type: "[]LeaderAndIsrPartitionError", versions: "0-4", fields: [
+      { name: "topicName", type: "string", versions: "0-4" },
+      { name: "partitionIndex", type: "int32", versions: "0-7" },
+      { name: "errorCode", type: "int16", versions: "0-7" },
+    ] },
+    { name: "topics", type: "[]LeaderAndIsrTopicError", versions: "5-7", fields: [
+      { name: "topicId", type: "uuid", versions: "5-7" },
+      { name: "partitionErrors", type: "[]LeaderAndIsrPartitionError", versions: "5-7", fields: [
+        { name: "topicName", type: "string", versions: "0-4" },
+        { name: "partitionIndex", type: "int32", versions: "0-7" },
+        { name: "errorCode", type: "int16", versions: "0-7" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<LeaderAndIsrResponse>, version: number): void {
     checkEncodeVersion("LeaderAndIsrResponse", version, 0, 7);
     writeLeaderAndIsrResponse(w, value, version);

@@ -294,6 +294,29 @@ export const StopReplicaRequest: MessageCodec<StopReplicaRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "controllerId", type: "int32", versions: "0-4" },
+    { name: "isKRaftController", type: "bool", versions: "4" },
+    { name: "controllerEpoch", type: "int32", versions: "0-4" },
+    { name: "brokerEpoch", type: "int64", versions: "1-4" },
+    { name: "deletePartitions", type: "bool", versions: "0-2" },
+    { name: "ungroupedPartitions", type: "[]StopReplicaPartitionV0", versions: "0", fields: [
+      { name: "topicName", type: "string", versions: "0" },
+      { name: "partitionIndex", type: "int32", versions: "0" },
+    ] },
+    { name: "topics", type: "[]StopReplicaTopicV1", versions: "1-2", fields: [
+      { name: "name", type: "string", versions: "1-2" },
+      { name: "partitionIndexes", type: "[]int32", versions: "1-2" },
+    ] },
+    { name: "topicStates", type: "[]StopReplicaTopicState", versions: "3-4", fields: [
+      { name: "topicName", type: "string", versions: "3-4" },
+      { name: "partitionStates", type: "[]StopReplicaPartitionState", versions: "3-4", fields: [
+        { name: "partitionIndex", type: "int32", versions: "3-4" },
+        { name: "leaderEpoch", type: "int32", versions: "3-4" },
+        { name: "deletePartition", type: "bool", versions: "3-4" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<StopReplicaRequest>, version: number): void {
     checkEncodeVersion("StopReplicaRequest", version, 0, 4);
     writeStopReplicaRequest(w, value, version);
@@ -405,6 +428,14 @@ export const StopReplicaResponse: MessageCodec<StopReplicaResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-4" },
+    { name: "partitionErrors", type: "[]StopReplicaPartitionError", versions: "0-4", fields: [
+      { name: "topicName", type: "string", versions: "0-4" },
+      { name: "partitionIndex", type: "int32", versions: "0-4" },
+      { name: "errorCode", type: "int16", versions: "0-4" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<StopReplicaResponse>, version: number): void {
     checkEncodeVersion("StopReplicaResponse", version, 0, 4);
     writeStopReplicaResponse(w, value, version);

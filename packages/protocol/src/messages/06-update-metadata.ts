@@ -382,6 +382,51 @@ export const UpdateMetadataRequest: MessageCodec<UpdateMetadataRequest> = {
   flexibleMin: 6,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "controllerId", type: "int32", versions: "0-8" },
+    { name: "isKRaftController", type: "bool", versions: "8" },
+    { name: "type", type: "int8", versions: "8", taggedVersions: "8", tag: 0 },
+    { name: "controllerEpoch", type: "int32", versions: "0-8" },
+    { name: "brokerEpoch", type: "int64", versions: "5-8" },
+    { name: "ungroupedPartitionStates", type: "[]UpdateMetadataPartitionState", versions: "0-4", fields: [
+      { name: "topicName", type: "string", versions: "0-4" },
+      { name: "partitionIndex", type: "int32", versions: "0-8" },
+      { name: "controllerEpoch", type: "int32", versions: "0-8" },
+      { name: "leader", type: "int32", versions: "0-8" },
+      { name: "leaderEpoch", type: "int32", versions: "0-8" },
+      { name: "isr", type: "[]int32", versions: "0-8" },
+      { name: "zkVersion", type: "int32", versions: "0-8" },
+      { name: "replicas", type: "[]int32", versions: "0-8" },
+      { name: "offlineReplicas", type: "[]int32", versions: "4-8" },
+    ] },
+    { name: "topicStates", type: "[]UpdateMetadataTopicState", versions: "5-8", fields: [
+      { name: "topicName", type: "string", versions: "5-8" },
+      { name: "topicId", type: "uuid", versions: "7-8" },
+      { name: "partitionStates", type: "[]UpdateMetadataPartitionState", versions: "5-8", fields: [
+        { name: "topicName", type: "string", versions: "0-4" },
+        { name: "partitionIndex", type: "int32", versions: "0-8" },
+        { name: "controllerEpoch", type: "int32", versions: "0-8" },
+        { name: "leader", type: "int32", versions: "0-8" },
+        { name: "leaderEpoch", type: "int32", versions: "0-8" },
+        { name: "isr", type: "[]int32", versions: "0-8" },
+        { name: "zkVersion", type: "int32", versions: "0-8" },
+        { name: "replicas", type: "[]int32", versions: "0-8" },
+        { name: "offlineReplicas", type: "[]int32", versions: "4-8" },
+      ] },
+    ] },
+    { name: "liveBrokers", type: "[]UpdateMetadataBroker", versions: "0-8", fields: [
+      { name: "id", type: "int32", versions: "0-8" },
+      { name: "v0Host", type: "string", versions: "0" },
+      { name: "v0Port", type: "int32", versions: "0" },
+      { name: "endpoints", type: "[]UpdateMetadataEndpoint", versions: "1-8", fields: [
+        { name: "port", type: "int32", versions: "1-8" },
+        { name: "host", type: "string", versions: "1-8" },
+        { name: "listener", type: "string", versions: "3-8" },
+        { name: "securityProtocol", type: "int16", versions: "1-8" },
+      ] },
+      { name: "rack", type: "string", versions: "2-8", nullableVersions: "2-8" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<UpdateMetadataRequest>, version: number): void {
     checkEncodeVersion("UpdateMetadataRequest", version, 0, 8);
     writeUpdateMetadataRequest(w, value, version);
@@ -439,6 +484,9 @@ export const UpdateMetadataResponse: MessageCodec<UpdateMetadataResponse> = {
   flexibleMin: 6,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-8" },
+  ],
   encode(w: Writer, value: Encodable<UpdateMetadataResponse>, version: number): void {
     checkEncodeVersion("UpdateMetadataResponse", version, 0, 8);
     writeUpdateMetadataResponse(w, value, version);

@@ -59,6 +59,10 @@ export const ControlledShutdownRequest: MessageCodec<ControlledShutdownRequest> 
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "brokerId", type: "int32", versions: "0-3" },
+    { name: "brokerEpoch", type: "int64", versions: "2-3" },
+  ],
   encode(w: Writer, value: Encodable<ControlledShutdownRequest>, version: number): void {
     checkEncodeVersion("ControlledShutdownRequest", version, 0, 3);
     writeControlledShutdownRequest(w, value, version);
@@ -165,6 +169,13 @@ export const ControlledShutdownResponse: MessageCodec<ControlledShutdownResponse
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-3" },
+    { name: "remainingPartitions", type: "[]RemainingPartition", versions: "0-3", fields: [
+      { name: "topicName", type: "string", versions: "0-3" },
+      { name: "partitionIndex", type: "int32", versions: "0-3" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ControlledShutdownResponse>, version: number): void {
     checkEncodeVersion("ControlledShutdownResponse", version, 0, 3);
     writeControlledShutdownResponse(w, value, version);

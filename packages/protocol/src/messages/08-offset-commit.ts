@@ -189,6 +189,24 @@ export const OffsetCommitRequest: MessageCodec<OffsetCommitRequest> = {
   flexibleMin: 8,
   deprecatedVersions: [0, 1],
   latestVersionUnstable: true,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-10" },
+    { name: "generationIdOrMemberEpoch", type: "int32", versions: "1-10" },
+    { name: "memberId", type: "string", versions: "1-10" },
+    { name: "groupInstanceId", type: "string", versions: "7-10", nullableVersions: "7-10" },
+    { name: "retentionTimeMs", type: "int64", versions: "2-4" },
+    { name: "topics", type: "[]OffsetCommitRequestTopic", versions: "0-10", fields: [
+      { name: "name", type: "string", versions: "0-9" },
+      { name: "topicId", type: "uuid", versions: "10" },
+      { name: "partitions", type: "[]OffsetCommitRequestPartition", versions: "0-10", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-10" },
+        { name: "committedOffset", type: "int64", versions: "0-10" },
+        { name: "committedLeaderEpoch", type: "int32", versions: "6-10" },
+        { name: "commitTimestamp", type: "int64", versions: "1" },
+        { name: "committedMetadata", type: "string", versions: "0-10", nullableVersions: "0-10" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<OffsetCommitRequest>, version: number): void {
     checkEncodeVersion("OffsetCommitRequest", version, 0, 10);
     writeOffsetCommitRequest(w, value, version);
@@ -344,6 +362,17 @@ export const OffsetCommitResponse: MessageCodec<OffsetCommitResponse> = {
   flexibleMin: 8,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "3-10" },
+    { name: "topics", type: "[]OffsetCommitResponseTopic", versions: "0-10", fields: [
+      { name: "name", type: "string", versions: "0-9" },
+      { name: "topicId", type: "uuid", versions: "10" },
+      { name: "partitions", type: "[]OffsetCommitResponsePartition", versions: "0-10", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-10" },
+        { name: "errorCode", type: "int16", versions: "0-10" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<OffsetCommitResponse>, version: number): void {
     checkEncodeVersion("OffsetCommitResponse", version, 0, 10);
     writeOffsetCommitResponse(w, value, version);

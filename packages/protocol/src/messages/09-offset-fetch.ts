@@ -243,6 +243,24 @@ export const OffsetFetchRequest: MessageCodec<OffsetFetchRequest> = {
   flexibleMin: 6,
   deprecatedVersions: [0],
   latestVersionUnstable: true,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-7" },
+    { name: "topics", type: "[]OffsetFetchRequestTopic", versions: "0-7", nullableVersions: "2-7", fields: [
+      { name: "name", type: "string", versions: "0-7" },
+      { name: "partitionIndexes", type: "[]int32", versions: "0-7" },
+    ] },
+    { name: "groups", type: "[]OffsetFetchRequestGroup", versions: "8-10", fields: [
+      { name: "groupId", type: "string", versions: "8-10" },
+      { name: "memberId", type: "string", versions: "9-10", nullableVersions: "9-10" },
+      { name: "memberEpoch", type: "int32", versions: "9-10" },
+      { name: "topics", type: "[]OffsetFetchRequestTopics", versions: "8-10", nullableVersions: "8-10", fields: [
+        { name: "name", type: "string", versions: "8-9" },
+        { name: "topicId", type: "uuid", versions: "10" },
+        { name: "partitionIndexes", type: "[]int32", versions: "8-10" },
+      ] },
+    ] },
+    { name: "requireStable", type: "bool", versions: "7-10" },
+  ],
   encode(w: Writer, value: Encodable<OffsetFetchRequest>, version: number): void {
     checkEncodeVersion("OffsetFetchRequest", version, 0, 10);
     writeOffsetFetchRequest(w, value, version);
@@ -591,6 +609,35 @@ export const OffsetFetchResponse: MessageCodec<OffsetFetchResponse> = {
   flexibleMin: 6,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "3-10" },
+    { name: "topics", type: "[]OffsetFetchResponseTopic", versions: "0-7", fields: [
+      { name: "name", type: "string", versions: "0-7" },
+      { name: "partitions", type: "[]OffsetFetchResponsePartition", versions: "0-7", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-7" },
+        { name: "committedOffset", type: "int64", versions: "0-7" },
+        { name: "committedLeaderEpoch", type: "int32", versions: "5-7" },
+        { name: "metadata", type: "string", versions: "0-7", nullableVersions: "0-7" },
+        { name: "errorCode", type: "int16", versions: "0-7" },
+      ] },
+    ] },
+    { name: "errorCode", type: "int16", versions: "2-7" },
+    { name: "groups", type: "[]OffsetFetchResponseGroup", versions: "8-10", fields: [
+      { name: "groupId", type: "string", versions: "8-10" },
+      { name: "topics", type: "[]OffsetFetchResponseTopics", versions: "8-10", fields: [
+        { name: "name", type: "string", versions: "8-9" },
+        { name: "topicId", type: "uuid", versions: "10" },
+        { name: "partitions", type: "[]OffsetFetchResponsePartitions", versions: "8-10", fields: [
+          { name: "partitionIndex", type: "int32", versions: "8-10" },
+          { name: "committedOffset", type: "int64", versions: "8-10" },
+          { name: "committedLeaderEpoch", type: "int32", versions: "8-10" },
+          { name: "metadata", type: "string", versions: "8-10", nullableVersions: "8-10" },
+          { name: "errorCode", type: "int16", versions: "8-10" },
+        ] },
+      ] },
+      { name: "errorCode", type: "int16", versions: "8-10" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<OffsetFetchResponse>, version: number): void {
     checkEncodeVersion("OffsetFetchResponse", version, 0, 10);
     writeOffsetFetchResponse(w, value, version);

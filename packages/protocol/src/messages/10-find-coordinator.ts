@@ -75,6 +75,11 @@ export const FindCoordinatorRequest: MessageCodec<FindCoordinatorRequest> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "key", type: "string", versions: "0-3" },
+    { name: "keyType", type: "int8", versions: "1-6" },
+    { name: "coordinatorKeys", type: "[]string", versions: "4-6" },
+  ],
   encode(w: Writer, value: Encodable<FindCoordinatorRequest>, version: number): void {
     checkEncodeVersion("FindCoordinatorRequest", version, 0, 6);
     writeFindCoordinatorRequest(w, value, version);
@@ -236,6 +241,22 @@ export const FindCoordinatorResponse: MessageCodec<FindCoordinatorResponse> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-6" },
+    { name: "errorCode", type: "int16", versions: "0-3" },
+    { name: "errorMessage", type: "string", versions: "1-3", nullableVersions: "1-3" },
+    { name: "nodeId", type: "int32", versions: "0-3" },
+    { name: "host", type: "string", versions: "0-3" },
+    { name: "port", type: "int32", versions: "0-3" },
+    { name: "coordinators", type: "[]Coordinator", versions: "4-6", fields: [
+      { name: "key", type: "string", versions: "4-6" },
+      { name: "nodeId", type: "int32", versions: "4-6" },
+      { name: "host", type: "string", versions: "4-6" },
+      { name: "port", type: "int32", versions: "4-6" },
+      { name: "errorCode", type: "int16", versions: "4-6" },
+      { name: "errorMessage", type: "string", versions: "4-6", nullableVersions: "4-6" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<FindCoordinatorResponse>, version: number): void {
     checkEncodeVersion("FindCoordinatorResponse", version, 0, 6);
     writeFindCoordinatorResponse(w, value, version);

@@ -134,6 +134,19 @@ export const JoinGroupRequest: MessageCodec<JoinGroupRequest> = {
   flexibleMin: 6,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-9" },
+    { name: "sessionTimeoutMs", type: "int32", versions: "0-9" },
+    { name: "rebalanceTimeoutMs", type: "int32", versions: "1-9" },
+    { name: "memberId", type: "string", versions: "0-9" },
+    { name: "groupInstanceId", type: "string", versions: "5-9", nullableVersions: "5-9" },
+    { name: "protocolType", type: "string", versions: "0-9" },
+    { name: "protocols", type: "[]JoinGroupRequestProtocol", versions: "0-9", fields: [
+      { name: "name", type: "string", versions: "0-9" },
+      { name: "metadata", type: "bytes", versions: "0-9" },
+    ] },
+    { name: "reason", type: "string", versions: "8-9", nullableVersions: "8-9" },
+  ],
   encode(w: Writer, value: Encodable<JoinGroupRequest>, version: number): void {
     checkEncodeVersion("JoinGroupRequest", version, 0, 9);
     writeJoinGroupRequest(w, value, version);
@@ -281,6 +294,21 @@ export const JoinGroupResponse: MessageCodec<JoinGroupResponse> = {
   flexibleMin: 6,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "2-9" },
+    { name: "errorCode", type: "int16", versions: "0-9" },
+    { name: "generationId", type: "int32", versions: "0-9" },
+    { name: "protocolType", type: "string", versions: "7-9", nullableVersions: "7-9" },
+    { name: "protocolName", type: "string", versions: "0-9", nullableVersions: "7-9" },
+    { name: "leader", type: "string", versions: "0-9" },
+    { name: "skipAssignment", type: "bool", versions: "9" },
+    { name: "memberId", type: "string", versions: "0-9" },
+    { name: "members", type: "[]JoinGroupResponseMember", versions: "0-9", fields: [
+      { name: "memberId", type: "string", versions: "0-9" },
+      { name: "groupInstanceId", type: "string", versions: "5-9", nullableVersions: "5-9" },
+      { name: "metadata", type: "bytes", versions: "0-9" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<JoinGroupResponse>, version: number): void {
     checkEncodeVersion("JoinGroupResponse", version, 0, 9);
     writeJoinGroupResponse(w, value, version);

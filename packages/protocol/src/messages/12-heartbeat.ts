@@ -70,6 +70,12 @@ export const HeartbeatRequest: MessageCodec<HeartbeatRequest> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-4" },
+    { name: "generationId", type: "int32", versions: "0-4" },
+    { name: "memberId", type: "string", versions: "0-4" },
+    { name: "groupInstanceId", type: "string", versions: "3-4", nullableVersions: "3-4" },
+  ],
   encode(w: Writer, value: Encodable<HeartbeatRequest>, version: number): void {
     checkEncodeVersion("HeartbeatRequest", version, 0, 4);
     writeHeartbeatRequest(w, value, version);
@@ -132,6 +138,10 @@ export const HeartbeatResponse: MessageCodec<HeartbeatResponse> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-4" },
+    { name: "errorCode", type: "int16", versions: "0-4" },
+  ],
   encode(w: Writer, value: Encodable<HeartbeatResponse>, version: number): void {
     checkEncodeVersion("HeartbeatResponse", version, 0, 4);
     writeHeartbeatResponse(w, value, version);

@@ -117,6 +117,15 @@ export const LeaveGroupRequest: MessageCodec<LeaveGroupRequest> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-5" },
+    { name: "memberId", type: "string", versions: "0-2" },
+    { name: "members", type: "[]MemberIdentity", versions: "3-5", fields: [
+      { name: "memberId", type: "string", versions: "3-5" },
+      { name: "groupInstanceId", type: "string", versions: "3-5", nullableVersions: "3-5" },
+      { name: "reason", type: "string", versions: "5", nullableVersions: "5" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<LeaveGroupRequest>, version: number): void {
     checkEncodeVersion("LeaveGroupRequest", version, 0, 5);
     writeLeaveGroupRequest(w, value, version);
@@ -237,6 +246,15 @@ export const LeaveGroupResponse: MessageCodec<LeaveGroupResponse> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-5" },
+    { name: "errorCode", type: "int16", versions: "0-5" },
+    { name: "members", type: "[]MemberResponse", versions: "3-5", fields: [
+      { name: "memberId", type: "string", versions: "3-5" },
+      { name: "groupInstanceId", type: "string", versions: "3-5", nullableVersions: "3-5" },
+      { name: "errorCode", type: "int16", versions: "3-5" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<LeaveGroupResponse>, version: number): void {
     checkEncodeVersion("LeaveGroupResponse", version, 0, 5);
     writeLeaveGroupResponse(w, value, version);

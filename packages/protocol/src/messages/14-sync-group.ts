@@ -129,6 +129,18 @@ export const SyncGroupRequest: MessageCodec<SyncGroupRequest> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-5" },
+    { name: "generationId", type: "int32", versions: "0-5" },
+    { name: "memberId", type: "string", versions: "0-5" },
+    { name: "groupInstanceId", type: "string", versions: "3-5", nullableVersions: "3-5" },
+    { name: "protocolType", type: "string", versions: "5", nullableVersions: "5" },
+    { name: "protocolName", type: "string", versions: "5", nullableVersions: "5" },
+    { name: "assignments", type: "[]SyncGroupRequestAssignment", versions: "0-5", fields: [
+      { name: "memberId", type: "string", versions: "0-5" },
+      { name: "assignment", type: "bytes", versions: "0-5" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<SyncGroupRequest>, version: number): void {
     checkEncodeVersion("SyncGroupRequest", version, 0, 5);
     writeSyncGroupRequest(w, value, version);
@@ -206,6 +218,13 @@ export const SyncGroupResponse: MessageCodec<SyncGroupResponse> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-5" },
+    { name: "errorCode", type: "int16", versions: "0-5" },
+    { name: "protocolType", type: "string", versions: "5", nullableVersions: "5" },
+    { name: "protocolName", type: "string", versions: "5", nullableVersions: "5" },
+    { name: "assignment", type: "bytes", versions: "0-5" },
+  ],
   encode(w: Writer, value: Encodable<SyncGroupResponse>, version: number): void {
     checkEncodeVersion("SyncGroupResponse", version, 0, 5);
     writeSyncGroupResponse(w, value, version);

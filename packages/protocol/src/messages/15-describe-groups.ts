@@ -70,6 +70,10 @@ export const DescribeGroupsRequest: MessageCodec<DescribeGroupsRequest> = {
   flexibleMin: 5,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groups", type: "[]string", versions: "0-6" },
+    { name: "includeAuthorizedOperations", type: "bool", versions: "3-6" },
+  ],
   encode(w: Writer, value: Encodable<DescribeGroupsRequest>, version: number): void {
     checkEncodeVersion("DescribeGroupsRequest", version, 0, 6);
     writeDescribeGroupsRequest(w, value, version);
@@ -272,6 +276,26 @@ export const DescribeGroupsResponse: MessageCodec<DescribeGroupsResponse> = {
   flexibleMin: 5,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-6" },
+    { name: "groups", type: "[]DescribedGroup", versions: "0-6", fields: [
+      { name: "errorCode", type: "int16", versions: "0-6" },
+      { name: "errorMessage", type: "string", versions: "6", nullableVersions: "6" },
+      { name: "groupId", type: "string", versions: "0-6" },
+      { name: "groupState", type: "string", versions: "0-6" },
+      { name: "protocolType", type: "string", versions: "0-6" },
+      { name: "protocolData", type: "string", versions: "0-6" },
+      { name: "members", type: "[]DescribedGroupMember", versions: "0-6", fields: [
+        { name: "memberId", type: "string", versions: "0-6" },
+        { name: "groupInstanceId", type: "string", versions: "4-6", nullableVersions: "4-6" },
+        { name: "clientId", type: "string", versions: "0-6" },
+        { name: "clientHost", type: "string", versions: "0-6" },
+        { name: "memberMetadata", type: "bytes", versions: "0-6" },
+        { name: "memberAssignment", type: "bytes", versions: "0-6" },
+      ] },
+      { name: "authorizedOperations", type: "int32", versions: "3-6" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeGroupsResponse>, version: number): void {
     checkEncodeVersion("DescribeGroupsResponse", version, 0, 6);
     writeDescribeGroupsResponse(w, value, version);

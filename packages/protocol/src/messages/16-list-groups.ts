@@ -77,6 +77,10 @@ export const ListGroupsRequest: MessageCodec<ListGroupsRequest> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "statesFilter", type: "[]string", versions: "4-5" },
+    { name: "typesFilter", type: "[]string", versions: "5" },
+  ],
   encode(w: Writer, value: Encodable<ListGroupsRequest>, version: number): void {
     checkEncodeVersion("ListGroupsRequest", version, 0, 5);
     writeListGroupsRequest(w, value, version);
@@ -198,6 +202,16 @@ export const ListGroupsResponse: MessageCodec<ListGroupsResponse> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-5" },
+    { name: "errorCode", type: "int16", versions: "0-5" },
+    { name: "groups", type: "[]ListedGroup", versions: "0-5", fields: [
+      { name: "groupId", type: "string", versions: "0-5" },
+      { name: "protocolType", type: "string", versions: "0-5" },
+      { name: "groupState", type: "string", versions: "4-5" },
+      { name: "groupType", type: "string", versions: "5" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ListGroupsResponse>, version: number): void {
     checkEncodeVersion("ListGroupsResponse", version, 0, 5);
     writeListGroupsResponse(w, value, version);

@@ -41,6 +41,9 @@ export const SaslHandshakeRequest: MessageCodec<SaslHandshakeRequest> = {
   flexibleMin: null,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "mechanism", type: "string", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<SaslHandshakeRequest>, version: number): void {
     checkEncodeVersion("SaslHandshakeRequest", version, 0, 1);
     writeSaslHandshakeRequest(w, value, version);
@@ -98,6 +101,10 @@ export const SaslHandshakeResponse: MessageCodec<SaslHandshakeResponse> = {
   flexibleMin: null,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "mechanisms", type: "[]string", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<SaslHandshakeResponse>, version: number): void {
     checkEncodeVersion("SaslHandshakeResponse", version, 0, 1);
     writeSaslHandshakeResponse(w, value, version);

@@ -59,6 +59,10 @@ export const ApiVersionsRequest: MessageCodec<ApiVersionsRequest> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clientSoftwareName", type: "string", versions: "3-4" },
+    { name: "clientSoftwareVersion", type: "string", versions: "3-4" },
+  ],
   encode(w: Writer, value: Encodable<ApiVersionsRequest>, version: number): void {
     checkEncodeVersion("ApiVersionsRequest", version, 0, 4);
     writeApiVersionsRequest(w, value, version);
@@ -342,6 +346,27 @@ export const ApiVersionsResponse: MessageCodec<ApiVersionsResponse> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-4" },
+    { name: "apiKeys", type: "[]ApiVersion", versions: "0-4", fields: [
+      { name: "apiKey", type: "int16", versions: "0-4" },
+      { name: "minVersion", type: "int16", versions: "0-4" },
+      { name: "maxVersion", type: "int16", versions: "0-4" },
+    ] },
+    { name: "throttleTimeMs", type: "int32", versions: "1-4" },
+    { name: "supportedFeatures", type: "[]SupportedFeatureKey", versions: "3-4", taggedVersions: "3-4", tag: 0, fields: [
+      { name: "name", type: "string", versions: "3-4" },
+      { name: "minVersion", type: "int16", versions: "3-4" },
+      { name: "maxVersion", type: "int16", versions: "3-4" },
+    ] },
+    { name: "finalizedFeaturesEpoch", type: "int64", versions: "3-4", taggedVersions: "3-4", tag: 1 },
+    { name: "finalizedFeatures", type: "[]FinalizedFeatureKey", versions: "3-4", taggedVersions: "3-4", tag: 2, fields: [
+      { name: "name", type: "string", versions: "3-4" },
+      { name: "maxVersionLevel", type: "int16", versions: "3-4" },
+      { name: "minVersionLevel", type: "int16", versions: "3-4" },
+    ] },
+    { name: "zkMigrationReady", type: "bool", versions: "3-4", taggedVersions: "3-4", tag: 3 },
+  ],
   encode(w: Writer, value: Encodable<ApiVersionsResponse>, version: number): void {
     checkEncodeVersion("ApiVersionsResponse", version, 0, 4);
     writeApiVersionsResponse(w, value, version);

@@ -222,6 +222,23 @@ export const CreateTopicsRequest: MessageCodec<CreateTopicsRequest> = {
   flexibleMin: 5,
   deprecatedVersions: [0, 1],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]CreatableTopic", versions: "0-7", fields: [
+      { name: "name", type: "string", versions: "0-7" },
+      { name: "numPartitions", type: "int32", versions: "0-7" },
+      { name: "replicationFactor", type: "int16", versions: "0-7" },
+      { name: "assignments", type: "[]CreatableReplicaAssignment", versions: "0-7", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-7" },
+        { name: "brokerIds", type: "[]int32", versions: "0-7" },
+      ] },
+      { name: "configs", type: "[]CreatableTopicConfig", versions: "0-7", fields: [
+        { name: "name", type: "string", versions: "0-7" },
+        { name: "value", type: "string", versions: "0-7", nullableVersions: "0-7" },
+      ] },
+    ] },
+    { name: "timeoutMs", type: "int32", versions: "0-7" },
+    { name: "validateOnly", type: "bool", versions: "1-7" },
+  ],
   encode(w: Writer, value: Encodable<CreateTopicsRequest>, version: number): void {
     checkEncodeVersion("CreateTopicsRequest", version, 0, 7);
     writeCreateTopicsRequest(w, value, version);
@@ -434,6 +451,25 @@ export const CreateTopicsResponse: MessageCodec<CreateTopicsResponse> = {
   flexibleMin: 5,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "2-7" },
+    { name: "topics", type: "[]CreatableTopicResult", versions: "0-7", fields: [
+      { name: "name", type: "string", versions: "0-7" },
+      { name: "topicId", type: "uuid", versions: "7" },
+      { name: "errorCode", type: "int16", versions: "0-7" },
+      { name: "errorMessage", type: "string", versions: "1-7", nullableVersions: "1-7" },
+      { name: "topicConfigErrorCode", type: "int16", versions: "5-7", taggedVersions: "5-7", tag: 0 },
+      { name: "numPartitions", type: "int32", versions: "5-7" },
+      { name: "replicationFactor", type: "int16", versions: "5-7" },
+      { name: "configs", type: "[]CreatableTopicConfigs", versions: "5-7", nullableVersions: "5-7", fields: [
+        { name: "name", type: "string", versions: "5-7" },
+        { name: "value", type: "string", versions: "5-7", nullableVersions: "5-7" },
+        { name: "readOnly", type: "bool", versions: "5-7" },
+        { name: "configSource", type: "int8", versions: "5-7" },
+        { name: "isSensitive", type: "bool", versions: "5-7" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<CreateTopicsResponse>, version: number): void {
     checkEncodeVersion("CreateTopicsResponse", version, 0, 7);
     writeCreateTopicsResponse(w, value, version);

@@ -121,6 +121,14 @@ export const DeleteTopicsRequest: MessageCodec<DeleteTopicsRequest> = {
   flexibleMin: 4,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]DeleteTopicState", versions: "6", fields: [
+      { name: "name", type: "string", versions: "6", nullableVersions: "6" },
+      { name: "topicId", type: "uuid", versions: "6" },
+    ] },
+    { name: "topicNames", type: "[]string", versions: "0-5" },
+    { name: "timeoutMs", type: "int32", versions: "0-6" },
+  ],
   encode(w: Writer, value: Encodable<DeleteTopicsRequest>, version: number): void {
     checkEncodeVersion("DeleteTopicsRequest", version, 0, 6);
     writeDeleteTopicsRequest(w, value, version);
@@ -237,6 +245,15 @@ export const DeleteTopicsResponse: MessageCodec<DeleteTopicsResponse> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "1-6" },
+    { name: "responses", type: "[]DeletableTopicResult", versions: "0-6", fields: [
+      { name: "name", type: "string", versions: "0-6", nullableVersions: "6" },
+      { name: "topicId", type: "uuid", versions: "6" },
+      { name: "errorCode", type: "int16", versions: "0-6" },
+      { name: "errorMessage", type: "string", versions: "5-6", nullableVersions: "5-6" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteTopicsResponse>, version: number): void {
     checkEncodeVersion("DeleteTopicsResponse", version, 0, 6);
     writeDeleteTopicsResponse(w, value, version);

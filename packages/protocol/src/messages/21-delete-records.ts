@@ -147,6 +147,16 @@ export const DeleteRecordsRequest: MessageCodec<DeleteRecordsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]DeleteRecordsTopic", versions: "0-2", fields: [
+      { name: "name", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]DeleteRecordsPartition", versions: "0-2", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-2" },
+        { name: "offset", type: "int64", versions: "0-2" },
+      ] },
+    ] },
+    { name: "timeoutMs", type: "int32", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<DeleteRecordsRequest>, version: number): void {
     checkEncodeVersion("DeleteRecordsRequest", version, 0, 2);
     writeDeleteRecordsRequest(w, value, version);
@@ -302,6 +312,17 @@ export const DeleteRecordsResponse: MessageCodec<DeleteRecordsResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "topics", type: "[]DeleteRecordsTopicResult", versions: "0-2", fields: [
+      { name: "name", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]DeleteRecordsPartitionResult", versions: "0-2", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-2" },
+        { name: "lowWatermark", type: "int64", versions: "0-2" },
+        { name: "errorCode", type: "int16", versions: "0-2" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteRecordsResponse>, version: number): void {
     checkEncodeVersion("DeleteRecordsResponse", version, 0, 2);
     writeDeleteRecordsResponse(w, value, version);

@@ -83,6 +83,14 @@ export const InitProducerIdRequest: MessageCodec<InitProducerIdRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: true,
+  schema: [
+    { name: "transactionalId", type: "string", versions: "0-6", nullableVersions: "0-6" },
+    { name: "transactionTimeoutMs", type: "int32", versions: "0-6" },
+    { name: "producerId", type: "int64", versions: "3-6" },
+    { name: "producerEpoch", type: "int16", versions: "3-6" },
+    { name: "enable2Pc", type: "bool", versions: "6" },
+    { name: "keepPreparedTxn", type: "bool", versions: "6" },
+  ],
   encode(w: Writer, value: Encodable<InitProducerIdRequest>, version: number): void {
     checkEncodeVersion("InitProducerIdRequest", version, 0, 6);
     writeInitProducerIdRequest(w, value, version);
@@ -167,6 +175,14 @@ export const InitProducerIdResponse: MessageCodec<InitProducerIdResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-6" },
+    { name: "errorCode", type: "int16", versions: "0-6" },
+    { name: "producerId", type: "int64", versions: "0-6" },
+    { name: "producerEpoch", type: "int16", versions: "0-6" },
+    { name: "ongoingTxnProducerId", type: "int64", versions: "6" },
+    { name: "ongoingTxnProducerEpoch", type: "int16", versions: "6" },
+  ],
   encode(w: Writer, value: Encodable<InitProducerIdResponse>, version: number): void {
     checkEncodeVersion("InitProducerIdResponse", version, 0, 6);
     writeInitProducerIdResponse(w, value, version);

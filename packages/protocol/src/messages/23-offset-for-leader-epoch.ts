@@ -152,6 +152,17 @@ export const OffsetForLeaderEpochRequest: MessageCodec<OffsetForLeaderEpochReque
   flexibleMin: 4,
   deprecatedVersions: [0, 1],
   latestVersionUnstable: false,
+  schema: [
+    { name: "replicaId", type: "int32", versions: "3-4" },
+    { name: "topics", type: "[]OffsetForLeaderTopic", versions: "0-4", fields: [
+      { name: "topic", type: "string", versions: "0-4" },
+      { name: "partitions", type: "[]OffsetForLeaderPartition", versions: "0-4", fields: [
+        { name: "partition", type: "int32", versions: "0-4" },
+        { name: "currentLeaderEpoch", type: "int32", versions: "2-4" },
+        { name: "leaderEpoch", type: "int32", versions: "0-4" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<OffsetForLeaderEpochRequest>, version: number): void {
     checkEncodeVersion("OffsetForLeaderEpochRequest", version, 0, 4);
     writeOffsetForLeaderEpochRequest(w, value, version);
@@ -312,6 +323,18 @@ export const OffsetForLeaderEpochResponse: MessageCodec<OffsetForLeaderEpochResp
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "2-4" },
+    { name: "topics", type: "[]OffsetForLeaderTopicResult", versions: "0-4", fields: [
+      { name: "topic", type: "string", versions: "0-4" },
+      { name: "partitions", type: "[]EpochEndOffset", versions: "0-4", fields: [
+        { name: "errorCode", type: "int16", versions: "0-4" },
+        { name: "partition", type: "int32", versions: "0-4" },
+        { name: "leaderEpoch", type: "int32", versions: "1-4" },
+        { name: "endOffset", type: "int64", versions: "0-4" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<OffsetForLeaderEpochResponse>, version: number): void {
     checkEncodeVersion("OffsetForLeaderEpochResponse", version, 0, 4);
     writeOffsetForLeaderEpochResponse(w, value, version);

@@ -197,6 +197,25 @@ export const AddPartitionsToTxnRequest: MessageCodec<AddPartitionsToTxnRequest> 
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "transactions", type: "[]AddPartitionsToTxnTransaction", versions: "4-5", fields: [
+      { name: "transactionalId", type: "string", versions: "4-5" },
+      { name: "producerId", type: "int64", versions: "4-5" },
+      { name: "producerEpoch", type: "int16", versions: "4-5" },
+      { name: "verifyOnly", type: "bool", versions: "4-5" },
+      { name: "topics", type: "[]AddPartitionsToTxnTopic", versions: "4-5", fields: [
+        { name: "name", type: "string", versions: "0-5" },
+        { name: "partitions", type: "[]int32", versions: "0-5" },
+      ] },
+    ] },
+    { name: "v3AndBelowTransactionalId", type: "string", versions: "0-3" },
+    { name: "v3AndBelowProducerId", type: "int64", versions: "0-3" },
+    { name: "v3AndBelowProducerEpoch", type: "int16", versions: "0-3" },
+    { name: "v3AndBelowTopics", type: "[]AddPartitionsToTxnTopic", versions: "0-3", fields: [
+      { name: "name", type: "string", versions: "0-5" },
+      { name: "partitions", type: "[]int32", versions: "0-5" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AddPartitionsToTxnRequest>, version: number): void {
     checkEncodeVersion("AddPartitionsToTxnRequest", version, 0, 5);
     writeAddPartitionsToTxnRequest(w, value, version);
@@ -405,6 +424,27 @@ export const AddPartitionsToTxnResponse: MessageCodec<AddPartitionsToTxnResponse
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-5" },
+    { name: "errorCode", type: "int16", versions: "4-5" },
+    { name: "resultsByTransaction", type: "[]AddPartitionsToTxnResult", versions: "4-5", fields: [
+      { name: "transactionalId", type: "string", versions: "4-5" },
+      { name: "topicResults", type: "[]AddPartitionsToTxnTopicResult", versions: "4-5", fields: [
+        { name: "name", type: "string", versions: "0-5" },
+        { name: "resultsByPartition", type: "[]AddPartitionsToTxnPartitionResult", versions: "0-5", fields: [
+          { name: "partitionIndex", type: "int32", versions: "0-5" },
+          { name: "partitionErrorCode", type: "int16", versions: "0-5" },
+        ] },
+      ] },
+    ] },
+    { name: "resultsByTopicV3AndBelow", type: "[]AddPartitionsToTxnTopicResult", versions: "0-3", fields: [
+      { name: "name", type: "string", versions: "0-5" },
+      { name: "resultsByPartition", type: "[]AddPartitionsToTxnPartitionResult", versions: "0-5", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-5" },
+        { name: "partitionErrorCode", type: "int16", versions: "0-5" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AddPartitionsToTxnResponse>, version: number): void {
     checkEncodeVersion("AddPartitionsToTxnResponse", version, 0, 5);
     writeAddPartitionsToTxnResponse(w, value, version);

@@ -69,6 +69,12 @@ export const AddOffsetsToTxnRequest: MessageCodec<AddOffsetsToTxnRequest> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "transactionalId", type: "string", versions: "0-4" },
+    { name: "producerId", type: "int64", versions: "0-4" },
+    { name: "producerEpoch", type: "int16", versions: "0-4" },
+    { name: "groupId", type: "string", versions: "0-4" },
+  ],
   encode(w: Writer, value: Encodable<AddOffsetsToTxnRequest>, version: number): void {
     checkEncodeVersion("AddOffsetsToTxnRequest", version, 0, 4);
     writeAddOffsetsToTxnRequest(w, value, version);
@@ -131,6 +137,10 @@ export const AddOffsetsToTxnResponse: MessageCodec<AddOffsetsToTxnResponse> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-4" },
+    { name: "errorCode", type: "int16", versions: "0-4" },
+  ],
   encode(w: Writer, value: Encodable<AddOffsetsToTxnResponse>, version: number): void {
     checkEncodeVersion("AddOffsetsToTxnResponse", version, 0, 4);
     writeAddOffsetsToTxnResponse(w, value, version);

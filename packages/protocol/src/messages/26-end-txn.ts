@@ -69,6 +69,12 @@ export const EndTxnRequest: MessageCodec<EndTxnRequest> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "transactionalId", type: "string", versions: "0-5" },
+    { name: "producerId", type: "int64", versions: "0-5" },
+    { name: "producerEpoch", type: "int16", versions: "0-5" },
+    { name: "committed", type: "bool", versions: "0-5" },
+  ],
   encode(w: Writer, value: Encodable<EndTxnRequest>, version: number): void {
     checkEncodeVersion("EndTxnRequest", version, 0, 5);
     writeEndTxnRequest(w, value, version);
@@ -141,6 +147,12 @@ export const EndTxnResponse: MessageCodec<EndTxnResponse> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-5" },
+    { name: "errorCode", type: "int16", versions: "0-5" },
+    { name: "producerId", type: "int64", versions: "5" },
+    { name: "producerEpoch", type: "int16", versions: "5" },
+  ],
   encode(w: Writer, value: Encodable<EndTxnResponse>, version: number): void {
     checkEncodeVersion("EndTxnResponse", version, 0, 5);
     writeEndTxnResponse(w, value, version);

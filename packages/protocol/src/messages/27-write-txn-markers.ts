@@ -167,6 +167,18 @@ export const WriteTxnMarkersRequest: MessageCodec<WriteTxnMarkersRequest> = {
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "markers", type: "[]WritableTxnMarker", versions: "0-1", fields: [
+      { name: "producerId", type: "int64", versions: "0-1" },
+      { name: "producerEpoch", type: "int16", versions: "0-1" },
+      { name: "transactionResult", type: "bool", versions: "0-1" },
+      { name: "topics", type: "[]WritableTxnMarkerTopic", versions: "0-1", fields: [
+        { name: "name", type: "string", versions: "0-1" },
+        { name: "partitionIndexes", type: "[]int32", versions: "0-1" },
+      ] },
+      { name: "coordinatorEpoch", type: "int32", versions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<WriteTxnMarkersRequest>, version: number): void {
     checkEncodeVersion("WriteTxnMarkersRequest", version, 0, 1);
     writeWriteTxnMarkersRequest(w, value, version);
@@ -356,6 +368,18 @@ export const WriteTxnMarkersResponse: MessageCodec<WriteTxnMarkersResponse> = {
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "markers", type: "[]WritableTxnMarkerResult", versions: "0-1", fields: [
+      { name: "producerId", type: "int64", versions: "0-1" },
+      { name: "topics", type: "[]WritableTxnMarkerTopicResult", versions: "0-1", fields: [
+        { name: "name", type: "string", versions: "0-1" },
+        { name: "partitions", type: "[]WritableTxnMarkerPartitionResult", versions: "0-1", fields: [
+          { name: "partitionIndex", type: "int32", versions: "0-1" },
+          { name: "errorCode", type: "int16", versions: "0-1" },
+        ] },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<WriteTxnMarkersResponse>, version: number): void {
     checkEncodeVersion("WriteTxnMarkersResponse", version, 0, 1);
     writeWriteTxnMarkersResponse(w, value, version);

@@ -190,6 +190,24 @@ export const TxnOffsetCommitRequest: MessageCodec<TxnOffsetCommitRequest> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "transactionalId", type: "string", versions: "0-5" },
+    { name: "groupId", type: "string", versions: "0-5" },
+    { name: "producerId", type: "int64", versions: "0-5" },
+    { name: "producerEpoch", type: "int16", versions: "0-5" },
+    { name: "generationId", type: "int32", versions: "3-5" },
+    { name: "memberId", type: "string", versions: "3-5" },
+    { name: "groupInstanceId", type: "string", versions: "3-5", nullableVersions: "3-5" },
+    { name: "topics", type: "[]TxnOffsetCommitRequestTopic", versions: "0-5", fields: [
+      { name: "name", type: "string", versions: "0-5" },
+      { name: "partitions", type: "[]TxnOffsetCommitRequestPartition", versions: "0-5", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-5" },
+        { name: "committedOffset", type: "int64", versions: "0-5" },
+        { name: "committedLeaderEpoch", type: "int32", versions: "2-5" },
+        { name: "committedMetadata", type: "string", versions: "0-5", nullableVersions: "0-5" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<TxnOffsetCommitRequest>, version: number): void {
     checkEncodeVersion("TxnOffsetCommitRequest", version, 0, 5);
     writeTxnOffsetCommitRequest(w, value, version);
@@ -340,6 +358,16 @@ export const TxnOffsetCommitResponse: MessageCodec<TxnOffsetCommitResponse> = {
   flexibleMin: 3,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-5" },
+    { name: "topics", type: "[]TxnOffsetCommitResponseTopic", versions: "0-5", fields: [
+      { name: "name", type: "string", versions: "0-5" },
+      { name: "partitions", type: "[]TxnOffsetCommitResponsePartition", versions: "0-5", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-5" },
+        { name: "errorCode", type: "int16", versions: "0-5" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<TxnOffsetCommitResponse>, version: number): void {
     checkEncodeVersion("TxnOffsetCommitResponse", version, 0, 5);
     writeTxnOffsetCommitResponse(w, value, version);

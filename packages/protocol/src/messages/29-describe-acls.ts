@@ -85,6 +85,15 @@ export const DescribeAclsRequest: MessageCodec<DescribeAclsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "resourceTypeFilter", type: "int8", versions: "0-3" },
+    { name: "resourceNameFilter", type: "string", versions: "0-3", nullableVersions: "0-3" },
+    { name: "patternTypeFilter", type: "int8", versions: "1-3" },
+    { name: "principalFilter", type: "string", versions: "0-3", nullableVersions: "0-3" },
+    { name: "hostFilter", type: "string", versions: "0-3", nullableVersions: "0-3" },
+    { name: "operation", type: "int8", versions: "0-3" },
+    { name: "permissionType", type: "int8", versions: "0-3" },
+  ],
   encode(w: Writer, value: Encodable<DescribeAclsRequest>, version: number): void {
     checkEncodeVersion("DescribeAclsRequest", version, 0, 3);
     writeDescribeAclsRequest(w, value, version);
@@ -266,6 +275,22 @@ export const DescribeAclsResponse: MessageCodec<DescribeAclsResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-3" },
+    { name: "errorCode", type: "int16", versions: "0-3" },
+    { name: "errorMessage", type: "string", versions: "0-3", nullableVersions: "0-3" },
+    { name: "resources", type: "[]DescribeAclsResource", versions: "0-3", fields: [
+      { name: "resourceType", type: "int8", versions: "0-3" },
+      { name: "resourceName", type: "string", versions: "0-3" },
+      { name: "patternType", type: "int8", versions: "1-3" },
+      { name: "acls", type: "[]AclDescription", versions: "0-3", fields: [
+        { name: "principal", type: "string", versions: "0-3" },
+        { name: "host", type: "string", versions: "0-3" },
+        { name: "operation", type: "int8", versions: "0-3" },
+        { name: "permissionType", type: "int8", versions: "0-3" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeAclsResponse>, version: number): void {
     checkEncodeVersion("DescribeAclsResponse", version, 0, 3);
     writeDescribeAclsResponse(w, value, version);

@@ -124,6 +124,17 @@ export const CreateAclsRequest: MessageCodec<CreateAclsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "creations", type: "[]AclCreation", versions: "0-3", fields: [
+      { name: "resourceType", type: "int8", versions: "0-3" },
+      { name: "resourceName", type: "string", versions: "0-3" },
+      { name: "resourcePatternType", type: "int8", versions: "1-3" },
+      { name: "principal", type: "string", versions: "0-3" },
+      { name: "host", type: "string", versions: "0-3" },
+      { name: "operation", type: "int8", versions: "0-3" },
+      { name: "permissionType", type: "int8", versions: "0-3" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<CreateAclsRequest>, version: number): void {
     checkEncodeVersion("CreateAclsRequest", version, 0, 3);
     writeCreateAclsRequest(w, value, version);
@@ -230,6 +241,13 @@ export const CreateAclsResponse: MessageCodec<CreateAclsResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-3" },
+    { name: "results", type: "[]AclCreationResult", versions: "0-3", fields: [
+      { name: "errorCode", type: "int16", versions: "0-3" },
+      { name: "errorMessage", type: "string", versions: "0-3", nullableVersions: "0-3" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<CreateAclsResponse>, version: number): void {
     checkEncodeVersion("CreateAclsResponse", version, 0, 3);
     writeCreateAclsResponse(w, value, version);

@@ -124,6 +124,17 @@ export const DeleteAclsRequest: MessageCodec<DeleteAclsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "filters", type: "[]DeleteAclsFilter", versions: "0-3", fields: [
+      { name: "resourceTypeFilter", type: "int8", versions: "0-3" },
+      { name: "resourceNameFilter", type: "string", versions: "0-3", nullableVersions: "0-3" },
+      { name: "patternTypeFilter", type: "int8", versions: "1-3" },
+      { name: "principalFilter", type: "string", versions: "0-3", nullableVersions: "0-3" },
+      { name: "hostFilter", type: "string", versions: "0-3", nullableVersions: "0-3" },
+      { name: "operation", type: "int8", versions: "0-3" },
+      { name: "permissionType", type: "int8", versions: "0-3" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteAclsRequest>, version: number): void {
     checkEncodeVersion("DeleteAclsRequest", version, 0, 3);
     writeDeleteAclsRequest(w, value, version);
@@ -315,6 +326,24 @@ export const DeleteAclsResponse: MessageCodec<DeleteAclsResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-3" },
+    { name: "filterResults", type: "[]DeleteAclsFilterResult", versions: "0-3", fields: [
+      { name: "errorCode", type: "int16", versions: "0-3" },
+      { name: "errorMessage", type: "string", versions: "0-3", nullableVersions: "0-3" },
+      { name: "matchingAcls", type: "[]DeleteAclsMatchingAcl", versions: "0-3", fields: [
+        { name: "errorCode", type: "int16", versions: "0-3" },
+        { name: "errorMessage", type: "string", versions: "0-3", nullableVersions: "0-3" },
+        { name: "resourceType", type: "int8", versions: "0-3" },
+        { name: "resourceName", type: "string", versions: "0-3" },
+        { name: "patternType", type: "int8", versions: "1-3" },
+        { name: "principal", type: "string", versions: "0-3" },
+        { name: "host", type: "string", versions: "0-3" },
+        { name: "operation", type: "int8", versions: "0-3" },
+        { name: "permissionType", type: "int8", versions: "0-3" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteAclsResponse>, version: number): void {
     checkEncodeVersion("DeleteAclsResponse", version, 0, 3);
     writeDeleteAclsResponse(w, value, version);

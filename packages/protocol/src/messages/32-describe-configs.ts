@@ -125,6 +125,15 @@ export const DescribeConfigsRequest: MessageCodec<DescribeConfigsRequest> = {
   flexibleMin: 4,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "resources", type: "[]DescribeConfigsResource", versions: "0-4", fields: [
+      { name: "resourceType", type: "int8", versions: "0-4" },
+      { name: "resourceName", type: "string", versions: "0-4" },
+      { name: "configurationKeys", type: "[]string", versions: "0-4", nullableVersions: "0-4" },
+    ] },
+    { name: "includeSynonyms", type: "bool", versions: "1-4" },
+    { name: "includeDocumentation", type: "bool", versions: "3-4" },
+  ],
   encode(w: Writer, value: Encodable<DescribeConfigsRequest>, version: number): void {
     checkEncodeVersion("DescribeConfigsRequest", version, 0, 4);
     writeDescribeConfigsRequest(w, value, version);
@@ -378,6 +387,30 @@ export const DescribeConfigsResponse: MessageCodec<DescribeConfigsResponse> = {
   flexibleMin: 4,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-4" },
+    { name: "results", type: "[]DescribeConfigsResult", versions: "0-4", fields: [
+      { name: "errorCode", type: "int16", versions: "0-4" },
+      { name: "errorMessage", type: "string", versions: "0-4", nullableVersions: "0-4" },
+      { name: "resourceType", type: "int8", versions: "0-4" },
+      { name: "resourceName", type: "string", versions: "0-4" },
+      { name: "configs", type: "[]DescribeConfigsResourceResult", versions: "0-4", fields: [
+        { name: "name", type: "string", versions: "0-4" },
+        { name: "value", type: "string", versions: "0-4", nullableVersions: "0-4" },
+        { name: "readOnly", type: "bool", versions: "0-4" },
+        { name: "isDefault", type: "bool", versions: "0" },
+        { name: "configSource", type: "int8", versions: "1-4" },
+        { name: "isSensitive", type: "bool", versions: "0-4" },
+        { name: "synonyms", type: "[]DescribeConfigsSynonym", versions: "1-4", fields: [
+          { name: "name", type: "string", versions: "1-4" },
+          { name: "value", type: "string", versions: "1-4", nullableVersions: "1-4" },
+          { name: "source", type: "int8", versions: "1-4" },
+        ] },
+        { name: "configType", type: "int8", versions: "3-4" },
+        { name: "documentation", type: "string", versions: "3-4", nullableVersions: "3-4" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeConfigsResponse>, version: number): void {
     checkEncodeVersion("DescribeConfigsResponse", version, 0, 4);
     writeDescribeConfigsResponse(w, value, version);

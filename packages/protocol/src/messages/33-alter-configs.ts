@@ -152,6 +152,17 @@ export const AlterConfigsRequest: MessageCodec<AlterConfigsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "resources", type: "[]AlterConfigsResource", versions: "0-2", fields: [
+      { name: "resourceType", type: "int8", versions: "0-2" },
+      { name: "resourceName", type: "string", versions: "0-2" },
+      { name: "configs", type: "[]AlterableConfig", versions: "0-2", fields: [
+        { name: "name", type: "string", versions: "0-2" },
+        { name: "value", type: "string", versions: "0-2", nullableVersions: "0-2" },
+      ] },
+    ] },
+    { name: "validateOnly", type: "bool", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<AlterConfigsRequest>, version: number): void {
     checkEncodeVersion("AlterConfigsRequest", version, 0, 2);
     writeAlterConfigsRequest(w, value, version);
@@ -268,6 +279,15 @@ export const AlterConfigsResponse: MessageCodec<AlterConfigsResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "responses", type: "[]AlterConfigsResourceResponse", versions: "0-2", fields: [
+      { name: "errorCode", type: "int16", versions: "0-2" },
+      { name: "errorMessage", type: "string", versions: "0-2", nullableVersions: "0-2" },
+      { name: "resourceType", type: "int8", versions: "0-2" },
+      { name: "resourceName", type: "string", versions: "0-2" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterConfigsResponse>, version: number): void {
     checkEncodeVersion("AlterConfigsResponse", version, 0, 2);
     writeAlterConfigsResponse(w, value, version);

@@ -152,6 +152,15 @@ export const AlterReplicaLogDirsRequest: MessageCodec<AlterReplicaLogDirsRequest
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "dirs", type: "[]AlterReplicaLogDir", versions: "0-2", fields: [
+      { name: "path", type: "string", versions: "0-2" },
+      { name: "topics", type: "[]AlterReplicaLogDirTopic", versions: "0-2", fields: [
+        { name: "name", type: "string", versions: "0-2" },
+        { name: "partitions", type: "[]int32", versions: "0-2" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterReplicaLogDirsRequest>, version: number): void {
     checkEncodeVersion("AlterReplicaLogDirsRequest", version, 0, 2);
     writeAlterReplicaLogDirsRequest(w, value, version);
@@ -302,6 +311,16 @@ export const AlterReplicaLogDirsResponse: MessageCodec<AlterReplicaLogDirsRespon
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "results", type: "[]AlterReplicaLogDirTopicResult", versions: "0-2", fields: [
+      { name: "topicName", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]AlterReplicaLogDirPartitionResult", versions: "0-2", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-2" },
+        { name: "errorCode", type: "int16", versions: "0-2" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterReplicaLogDirsResponse>, version: number): void {
     checkEncodeVersion("AlterReplicaLogDirsResponse", version, 0, 2);
     writeAlterReplicaLogDirsResponse(w, value, version);

@@ -108,6 +108,12 @@ export const DescribeLogDirsRequest: MessageCodec<DescribeLogDirsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]DescribableLogDirTopic", versions: "0-4", nullableVersions: "0-4", fields: [
+      { name: "topic", type: "string", versions: "0-4" },
+      { name: "partitions", type: "[]int32", versions: "0-4" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeLogDirsRequest>, version: number): void {
     checkEncodeVersion("DescribeLogDirsRequest", version, 0, 4);
     writeDescribeLogDirsRequest(w, value, version);
@@ -332,6 +338,25 @@ export const DescribeLogDirsResponse: MessageCodec<DescribeLogDirsResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-4" },
+    { name: "errorCode", type: "int16", versions: "3-4" },
+    { name: "results", type: "[]DescribeLogDirsResult", versions: "0-4", fields: [
+      { name: "errorCode", type: "int16", versions: "0-4" },
+      { name: "logDir", type: "string", versions: "0-4" },
+      { name: "topics", type: "[]DescribeLogDirsTopic", versions: "0-4", fields: [
+        { name: "name", type: "string", versions: "0-4" },
+        { name: "partitions", type: "[]DescribeLogDirsPartition", versions: "0-4", fields: [
+          { name: "partitionIndex", type: "int32", versions: "0-4" },
+          { name: "partitionSize", type: "int64", versions: "0-4" },
+          { name: "offsetLag", type: "int64", versions: "0-4" },
+          { name: "isFutureKey", type: "bool", versions: "0-4" },
+        ] },
+      ] },
+      { name: "totalBytes", type: "int64", versions: "4" },
+      { name: "usableBytes", type: "int64", versions: "4" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeLogDirsResponse>, version: number): void {
     checkEncodeVersion("DescribeLogDirsResponse", version, 0, 4);
     writeDescribeLogDirsResponse(w, value, version);

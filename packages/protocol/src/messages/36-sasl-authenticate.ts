@@ -54,6 +54,9 @@ export const SaslAuthenticateRequest: MessageCodec<SaslAuthenticateRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "authBytes", type: "bytes", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<SaslAuthenticateRequest>, version: number): void {
     checkEncodeVersion("SaslAuthenticateRequest", version, 0, 2);
     writeSaslAuthenticateRequest(w, value, version);
@@ -126,6 +129,12 @@ export const SaslAuthenticateResponse: MessageCodec<SaslAuthenticateResponse> = 
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "errorMessage", type: "string", versions: "0-2", nullableVersions: "0-2" },
+    { name: "authBytes", type: "bytes", versions: "0-2" },
+    { name: "sessionLifetimeMs", type: "int64", versions: "1-2" },
+  ],
   encode(w: Writer, value: Encodable<SaslAuthenticateResponse>, version: number): void {
     checkEncodeVersion("SaslAuthenticateResponse", version, 0, 2);
     writeSaslAuthenticateResponse(w, value, version);

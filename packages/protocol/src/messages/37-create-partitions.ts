@@ -162,6 +162,17 @@ export const CreatePartitionsRequest: MessageCodec<CreatePartitionsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]CreatePartitionsTopic", versions: "0-3", fields: [
+      { name: "name", type: "string", versions: "0-3" },
+      { name: "count", type: "int32", versions: "0-3" },
+      { name: "assignments", type: "[]CreatePartitionsAssignment", versions: "0-3", nullableVersions: "0-3", fields: [
+        { name: "brokerIds", type: "[]int32", versions: "0-3" },
+      ] },
+    ] },
+    { name: "timeoutMs", type: "int32", versions: "0-3" },
+    { name: "validateOnly", type: "bool", versions: "0-3" },
+  ],
   encode(w: Writer, value: Encodable<CreatePartitionsRequest>, version: number): void {
     checkEncodeVersion("CreatePartitionsRequest", version, 0, 3);
     writeCreatePartitionsRequest(w, value, version);
@@ -273,6 +284,14 @@ export const CreatePartitionsResponse: MessageCodec<CreatePartitionsResponse> = 
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-3" },
+    { name: "results", type: "[]CreatePartitionsTopicResult", versions: "0-3", fields: [
+      { name: "name", type: "string", versions: "0-3" },
+      { name: "errorCode", type: "int16", versions: "0-3" },
+      { name: "errorMessage", type: "string", versions: "0-3", nullableVersions: "0-3" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<CreatePartitionsResponse>, version: number): void {
     checkEncodeVersion("CreatePartitionsResponse", version, 0, 3);
     writeCreatePartitionsResponse(w, value, version);

@@ -115,6 +115,15 @@ export const CreateDelegationTokenRequest: MessageCodec<CreateDelegationTokenReq
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "ownerPrincipalType", type: "string", versions: "3", nullableVersions: "3" },
+    { name: "ownerPrincipalName", type: "string", versions: "3", nullableVersions: "3" },
+    { name: "renewers", type: "[]CreatableRenewers", versions: "0-3", fields: [
+      { name: "principalType", type: "string", versions: "0-3" },
+      { name: "principalName", type: "string", versions: "0-3" },
+    ] },
+    { name: "maxLifetimeMs", type: "int64", versions: "0-3" },
+  ],
   encode(w: Writer, value: Encodable<CreateDelegationTokenRequest>, version: number): void {
     checkEncodeVersion("CreateDelegationTokenRequest", version, 0, 3);
     writeCreateDelegationTokenRequest(w, value, version);
@@ -224,6 +233,19 @@ export const CreateDelegationTokenResponse: MessageCodec<CreateDelegationTokenRe
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-3" },
+    { name: "principalType", type: "string", versions: "0-3" },
+    { name: "principalName", type: "string", versions: "0-3" },
+    { name: "tokenRequesterPrincipalType", type: "string", versions: "3" },
+    { name: "tokenRequesterPrincipalName", type: "string", versions: "3" },
+    { name: "issueTimestampMs", type: "int64", versions: "0-3" },
+    { name: "expiryTimestampMs", type: "int64", versions: "0-3" },
+    { name: "maxTimestampMs", type: "int64", versions: "0-3" },
+    { name: "tokenId", type: "string", versions: "0-3" },
+    { name: "hmac", type: "bytes", versions: "0-3" },
+    { name: "throttleTimeMs", type: "int32", versions: "0-3" },
+  ],
   encode(w: Writer, value: Encodable<CreateDelegationTokenResponse>, version: number): void {
     checkEncodeVersion("CreateDelegationTokenResponse", version, 0, 3);
     writeCreateDelegationTokenResponse(w, value, version);

@@ -59,6 +59,10 @@ export const RenewDelegationTokenRequest: MessageCodec<RenewDelegationTokenReque
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "hmac", type: "bytes", versions: "0-2" },
+    { name: "renewPeriodMs", type: "int64", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<RenewDelegationTokenRequest>, version: number): void {
     checkEncodeVersion("RenewDelegationTokenRequest", version, 0, 2);
     writeRenewDelegationTokenRequest(w, value, version);
@@ -126,6 +130,11 @@ export const RenewDelegationTokenResponse: MessageCodec<RenewDelegationTokenResp
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "expiryTimestampMs", type: "int64", versions: "0-2" },
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<RenewDelegationTokenResponse>, version: number): void {
     checkEncodeVersion("RenewDelegationTokenResponse", version, 0, 2);
     writeRenewDelegationTokenResponse(w, value, version);

@@ -59,6 +59,10 @@ export const ExpireDelegationTokenRequest: MessageCodec<ExpireDelegationTokenReq
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "hmac", type: "bytes", versions: "0-2" },
+    { name: "expiryTimePeriodMs", type: "int64", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<ExpireDelegationTokenRequest>, version: number): void {
     checkEncodeVersion("ExpireDelegationTokenRequest", version, 0, 2);
     writeExpireDelegationTokenRequest(w, value, version);
@@ -126,6 +130,11 @@ export const ExpireDelegationTokenResponse: MessageCodec<ExpireDelegationTokenRe
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "expiryTimestampMs", type: "int64", versions: "0-2" },
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<ExpireDelegationTokenResponse>, version: number): void {
     checkEncodeVersion("ExpireDelegationTokenResponse", version, 0, 2);
     writeExpireDelegationTokenResponse(w, value, version);

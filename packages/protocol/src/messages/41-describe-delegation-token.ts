@@ -98,6 +98,12 @@ export const DescribeDelegationTokenRequest: MessageCodec<DescribeDelegationToke
   flexibleMin: 2,
   deprecatedVersions: [0],
   latestVersionUnstable: false,
+  schema: [
+    { name: "owners", type: "[]DescribeDelegationTokenOwner", versions: "0-3", nullableVersions: "0-3", fields: [
+      { name: "principalType", type: "string", versions: "0-3" },
+      { name: "principalName", type: "string", versions: "0-3" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeDelegationTokenRequest>, version: number): void {
     checkEncodeVersion("DescribeDelegationTokenRequest", version, 0, 3);
     writeDescribeDelegationTokenRequest(w, value, version);
@@ -295,6 +301,25 @@ export const DescribeDelegationTokenResponse: MessageCodec<DescribeDelegationTok
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-3" },
+    { name: "tokens", type: "[]DescribedDelegationToken", versions: "0-3", fields: [
+      { name: "principalType", type: "string", versions: "0-3" },
+      { name: "principalName", type: "string", versions: "0-3" },
+      { name: "tokenRequesterPrincipalType", type: "string", versions: "3" },
+      { name: "tokenRequesterPrincipalName", type: "string", versions: "3" },
+      { name: "issueTimestamp", type: "int64", versions: "0-3" },
+      { name: "expiryTimestamp", type: "int64", versions: "0-3" },
+      { name: "maxTimestamp", type: "int64", versions: "0-3" },
+      { name: "tokenId", type: "string", versions: "0-3" },
+      { name: "hmac", type: "bytes", versions: "0-3" },
+      { name: "renewers", type: "[]DescribedDelegationTokenRenewer", versions: "0-3", fields: [
+        { name: "principalType", type: "string", versions: "0-3" },
+        { name: "principalName", type: "string", versions: "0-3" },
+      ] },
+    ] },
+    { name: "throttleTimeMs", type: "int32", versions: "0-3" },
+  ],
   encode(w: Writer, value: Encodable<DescribeDelegationTokenResponse>, version: number): void {
     checkEncodeVersion("DescribeDelegationTokenResponse", version, 0, 3);
     writeDescribeDelegationTokenResponse(w, value, version);

@@ -64,6 +64,9 @@ export const DeleteGroupsRequest: MessageCodec<DeleteGroupsRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupsNames", type: "[]string", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<DeleteGroupsRequest>, version: number): void {
     checkEncodeVersion("DeleteGroupsRequest", version, 0, 2);
     writeDeleteGroupsRequest(w, value, version);
@@ -170,6 +173,13 @@ export const DeleteGroupsResponse: MessageCodec<DeleteGroupsResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "results", type: "[]DeletableGroupResult", versions: "0-2", fields: [
+      { name: "groupId", type: "string", versions: "0-2" },
+      { name: "errorCode", type: "int16", versions: "0-2" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteGroupsResponse>, version: number): void {
     checkEncodeVersion("DeleteGroupsResponse", version, 0, 2);
     writeDeleteGroupsResponse(w, value, version);

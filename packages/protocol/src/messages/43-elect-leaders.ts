@@ -119,6 +119,14 @@ export const ElectLeadersRequest: MessageCodec<ElectLeadersRequest> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "electionType", type: "int8", versions: "1-2" },
+    { name: "topicPartitions", type: "[]TopicPartitions", versions: "0-2", nullableVersions: "0-2", fields: [
+      { name: "topic", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]int32", versions: "0-2" },
+    ] },
+    { name: "timeoutMs", type: "int32", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<ElectLeadersRequest>, version: number): void {
     checkEncodeVersion("ElectLeadersRequest", version, 0, 2);
     writeElectLeadersRequest(w, value, version);
@@ -280,6 +288,18 @@ export const ElectLeadersResponse: MessageCodec<ElectLeadersResponse> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "errorCode", type: "int16", versions: "1-2" },
+    { name: "replicaElectionResults", type: "[]ReplicaElectionResult", versions: "0-2", fields: [
+      { name: "topic", type: "string", versions: "0-2" },
+      { name: "partitionResult", type: "[]PartitionResult", versions: "0-2", fields: [
+        { name: "partitionId", type: "int32", versions: "0-2" },
+        { name: "errorCode", type: "int16", versions: "0-2" },
+        { name: "errorMessage", type: "string", versions: "0-2", nullableVersions: "0-2" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ElectLeadersResponse>, version: number): void {
     checkEncodeVersion("ElectLeadersResponse", version, 0, 2);
     writeElectLeadersResponse(w, value, version);

@@ -157,6 +157,18 @@ export const IncrementalAlterConfigsRequest: MessageCodec<IncrementalAlterConfig
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "resources", type: "[]AlterConfigsResource", versions: "0-1", fields: [
+      { name: "resourceType", type: "int8", versions: "0-1" },
+      { name: "resourceName", type: "string", versions: "0-1" },
+      { name: "configs", type: "[]AlterableConfig", versions: "0-1", fields: [
+        { name: "name", type: "string", versions: "0-1" },
+        { name: "configOperation", type: "int8", versions: "0-1" },
+        { name: "value", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      ] },
+    ] },
+    { name: "validateOnly", type: "bool", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<IncrementalAlterConfigsRequest>, version: number): void {
     checkEncodeVersion("IncrementalAlterConfigsRequest", version, 0, 1);
     writeIncrementalAlterConfigsRequest(w, value, version);
@@ -273,6 +285,15 @@ export const IncrementalAlterConfigsResponse: MessageCodec<IncrementalAlterConfi
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "responses", type: "[]AlterConfigsResourceResponse", versions: "0-1", fields: [
+      { name: "errorCode", type: "int16", versions: "0-1" },
+      { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      { name: "resourceType", type: "int8", versions: "0-1" },
+      { name: "resourceName", type: "string", versions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<IncrementalAlterConfigsResponse>, version: number): void {
     checkEncodeVersion("IncrementalAlterConfigsResponse", version, 0, 1);
     writeIncrementalAlterConfigsResponse(w, value, version);

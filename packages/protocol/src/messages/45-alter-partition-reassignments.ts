@@ -161,6 +161,17 @@ export const AlterPartitionReassignmentsRequest: MessageCodec<AlterPartitionReas
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "timeoutMs", type: "int32", versions: "0-1" },
+    { name: "allowReplicationFactorChange", type: "bool", versions: "1" },
+    { name: "topics", type: "[]ReassignableTopic", versions: "0-1", fields: [
+      { name: "name", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]ReassignablePartition", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "replicas", type: "[]int32", versions: "0-1", nullableVersions: "0-1" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterPartitionReassignmentsRequest>, version: number): void {
     checkEncodeVersion("AlterPartitionReassignmentsRequest", version, 0, 1);
     writeAlterPartitionReassignmentsRequest(w, value, version);
@@ -331,6 +342,20 @@ export const AlterPartitionReassignmentsResponse: MessageCodec<AlterPartitionRea
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "allowReplicationFactorChange", type: "bool", versions: "1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "responses", type: "[]ReassignableTopicResponse", versions: "0-1", fields: [
+      { name: "name", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]ReassignablePartitionResponse", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "errorCode", type: "int16", versions: "0-1" },
+        { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterPartitionReassignmentsResponse>, version: number): void {
     checkEncodeVersion("AlterPartitionReassignmentsResponse", version, 0, 1);
     writeAlterPartitionReassignmentsResponse(w, value, version);

@@ -111,6 +111,13 @@ export const ListPartitionReassignmentsRequest: MessageCodec<ListPartitionReassi
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "timeoutMs", type: "int32", versions: "0" },
+    { name: "topics", type: "[]ListPartitionReassignmentsTopics", versions: "0", nullableVersions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "partitionIndexes", type: "[]int32", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ListPartitionReassignmentsRequest>, version: number): void {
     checkEncodeVersion("ListPartitionReassignmentsRequest", version, 0, 0);
     writeListPartitionReassignmentsRequest(w, value, version);
@@ -305,6 +312,20 @@ export const ListPartitionReassignmentsResponse: MessageCodec<ListPartitionReass
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "topics", type: "[]OngoingTopicReassignment", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "partitions", type: "[]OngoingPartitionReassignment", versions: "0", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0" },
+        { name: "replicas", type: "[]int32", versions: "0" },
+        { name: "addingReplicas", type: "[]int32", versions: "0" },
+        { name: "removingReplicas", type: "[]int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ListPartitionReassignmentsResponse>, version: number): void {
     checkEncodeVersion("ListPartitionReassignmentsResponse", version, 0, 0);
     writeListPartitionReassignmentsResponse(w, value, version);

@@ -103,6 +103,15 @@ export const OffsetDeleteRequest: MessageCodec<OffsetDeleteRequest> = {
   flexibleMin: null,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]OffsetDeleteRequestTopic", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "partitions", type: "[]OffsetDeleteRequestPartition", versions: "0", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<OffsetDeleteRequest>, version: number): void {
     checkEncodeVersion("OffsetDeleteRequest", version, 0, 0);
     writeOffsetDeleteRequest(w, value, version);
@@ -219,6 +228,17 @@ export const OffsetDeleteResponse: MessageCodec<OffsetDeleteResponse> = {
   flexibleMin: null,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "topics", type: "[]OffsetDeleteResponseTopic", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "partitions", type: "[]OffsetDeleteResponsePartition", versions: "0", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<OffsetDeleteResponse>, version: number): void {
     checkEncodeVersion("OffsetDeleteResponse", version, 0, 0);
     writeOffsetDeleteResponse(w, value, version);

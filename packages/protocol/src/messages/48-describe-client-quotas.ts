@@ -108,6 +108,14 @@ export const DescribeClientQuotasRequest: MessageCodec<DescribeClientQuotasReque
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "components", type: "[]ComponentData", versions: "0-1", fields: [
+      { name: "entityType", type: "string", versions: "0-1" },
+      { name: "matchType", type: "int8", versions: "0-1" },
+      { name: "match", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    ] },
+    { name: "strict", type: "bool", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<DescribeClientQuotasRequest>, version: number): void {
     checkEncodeVersion("DescribeClientQuotasRequest", version, 0, 1);
     writeDescribeClientQuotasRequest(w, value, version);
@@ -312,6 +320,21 @@ export const DescribeClientQuotasResponse: MessageCodec<DescribeClientQuotasResp
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "entries", type: "[]EntryData", versions: "0-1", nullableVersions: "0-1", fields: [
+      { name: "entity", type: "[]EntityData", versions: "0-1", fields: [
+        { name: "entityType", type: "string", versions: "0-1" },
+        { name: "entityName", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      ] },
+      { name: "values", type: "[]ValueData", versions: "0-1", fields: [
+        { name: "key", type: "string", versions: "0-1" },
+        { name: "value", type: "float64", versions: "0-1" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeClientQuotasResponse>, version: number): void {
     checkEncodeVersion("DescribeClientQuotasResponse", version, 0, 1);
     writeDescribeClientQuotasResponse(w, value, version);

@@ -196,6 +196,20 @@ export const AlterClientQuotasRequest: MessageCodec<AlterClientQuotasRequest> = 
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "entries", type: "[]EntryData", versions: "0-1", fields: [
+      { name: "entity", type: "[]EntityData", versions: "0-1", fields: [
+        { name: "entityType", type: "string", versions: "0-1" },
+        { name: "entityName", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      ] },
+      { name: "ops", type: "[]OpData", versions: "0-1", fields: [
+        { name: "key", type: "string", versions: "0-1" },
+        { name: "value", type: "float64", versions: "0-1" },
+        { name: "remove", type: "bool", versions: "0-1" },
+      ] },
+    ] },
+    { name: "validateOnly", type: "bool", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<AlterClientQuotasRequest>, version: number): void {
     checkEncodeVersion("AlterClientQuotasRequest", version, 0, 1);
     writeAlterClientQuotasRequest(w, value, version);
@@ -351,6 +365,17 @@ export const AlterClientQuotasResponse: MessageCodec<AlterClientQuotasResponse> 
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "entries", type: "[]EntryData", versions: "0-1", fields: [
+      { name: "errorCode", type: "int16", versions: "0-1" },
+      { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      { name: "entity", type: "[]EntityData", versions: "0-1", fields: [
+        { name: "entityType", type: "string", versions: "0-1" },
+        { name: "entityName", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterClientQuotasResponse>, version: number): void {
     checkEncodeVersion("AlterClientQuotasResponse", version, 0, 1);
     writeAlterClientQuotasResponse(w, value, version);

@@ -93,6 +93,11 @@ export const DescribeUserScramCredentialsRequest: MessageCodec<DescribeUserScram
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "users", type: "[]UserName", versions: "0", nullableVersions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeUserScramCredentialsRequest>, version: number): void {
     checkEncodeVersion("DescribeUserScramCredentialsRequest", version, 0, 0);
     writeDescribeUserScramCredentialsRequest(w, value, version);
@@ -263,6 +268,20 @@ export const DescribeUserScramCredentialsResponse: MessageCodec<DescribeUserScra
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "results", type: "[]DescribeUserScramCredentialsResult", versions: "0", fields: [
+      { name: "user", type: "string", versions: "0" },
+      { name: "errorCode", type: "int16", versions: "0" },
+      { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+      { name: "credentialInfos", type: "[]CredentialInfo", versions: "0", fields: [
+        { name: "mechanism", type: "int8", versions: "0" },
+        { name: "iterations", type: "int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeUserScramCredentialsResponse>, version: number): void {
     checkEncodeVersion("DescribeUserScramCredentialsResponse", version, 0, 0);
     writeDescribeUserScramCredentialsResponse(w, value, version);

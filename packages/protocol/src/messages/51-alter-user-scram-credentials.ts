@@ -162,6 +162,19 @@ export const AlterUserScramCredentialsRequest: MessageCodec<AlterUserScramCreden
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "deletions", type: "[]ScramCredentialDeletion", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "mechanism", type: "int8", versions: "0" },
+    ] },
+    { name: "upsertions", type: "[]ScramCredentialUpsertion", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "mechanism", type: "int8", versions: "0" },
+      { name: "iterations", type: "int32", versions: "0" },
+      { name: "salt", type: "bytes", versions: "0" },
+      { name: "saltedPassword", type: "bytes", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterUserScramCredentialsRequest>, version: number): void {
     checkEncodeVersion("AlterUserScramCredentialsRequest", version, 0, 0);
     writeAlterUserScramCredentialsRequest(w, value, version);
@@ -273,6 +286,14 @@ export const AlterUserScramCredentialsResponse: MessageCodec<AlterUserScramCrede
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "results", type: "[]AlterUserScramCredentialsResult", versions: "0", fields: [
+      { name: "user", type: "string", versions: "0" },
+      { name: "errorCode", type: "int16", versions: "0" },
+      { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterUserScramCredentialsResponse>, version: number): void {
     checkEncodeVersion("AlterUserScramCredentialsResponse", version, 0, 0);
     writeAlterUserScramCredentialsResponse(w, value, version);

@@ -183,6 +183,23 @@ export const VoteRequest: MessageCodec<VoteRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "0-2", nullableVersions: "0-2" },
+    { name: "voterId", type: "int32", versions: "1-2" },
+    { name: "topics", type: "[]TopicData", versions: "0-2", fields: [
+      { name: "topicName", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-2", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-2" },
+        { name: "replicaEpoch", type: "int32", versions: "0-2" },
+        { name: "replicaId", type: "int32", versions: "0-2" },
+        { name: "replicaDirectoryId", type: "uuid", versions: "1-2" },
+        { name: "voterDirectoryId", type: "uuid", versions: "1-2" },
+        { name: "lastOffsetEpoch", type: "int32", versions: "0-2" },
+        { name: "lastOffset", type: "int64", versions: "0-2" },
+        { name: "preVote", type: "bool", versions: "2" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<VoteRequest>, version: number): void {
     checkEncodeVersion("VoteRequest", version, 0, 2);
     writeVoteRequest(w, value, version);
@@ -419,6 +436,24 @@ export const VoteResponse: MessageCodec<VoteResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "topics", type: "[]TopicData", versions: "0-2", fields: [
+      { name: "topicName", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-2", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-2" },
+        { name: "errorCode", type: "int16", versions: "0-2" },
+        { name: "leaderId", type: "int32", versions: "0-2" },
+        { name: "leaderEpoch", type: "int32", versions: "0-2" },
+        { name: "voteGranted", type: "bool", versions: "0-2" },
+      ] },
+    ] },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "1-2", taggedVersions: "1-2", tag: 0, fields: [
+      { name: "nodeId", type: "int32", versions: "1-2" },
+      { name: "host", type: "string", versions: "1-2" },
+      { name: "port", type: "uint16", versions: "1-2" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<VoteResponse>, version: number): void {
     checkEncodeVersion("VoteResponse", version, 0, 2);
     writeVoteResponse(w, value, version);

@@ -219,6 +219,24 @@ export const BeginQuorumEpochRequest: MessageCodec<BeginQuorumEpochRequest> = {
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "voterId", type: "int32", versions: "1" },
+    { name: "topics", type: "[]TopicData", versions: "0-1", fields: [
+      { name: "topicName", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "voterDirectoryId", type: "uuid", versions: "1" },
+        { name: "leaderId", type: "int32", versions: "0-1" },
+        { name: "leaderEpoch", type: "int32", versions: "0-1" },
+      ] },
+    ] },
+    { name: "leaderEndpoints", type: "[]LeaderEndpoint", versions: "1", fields: [
+      { name: "name", type: "string", versions: "1" },
+      { name: "host", type: "string", versions: "1" },
+      { name: "port", type: "uint16", versions: "1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<BeginQuorumEpochRequest>, version: number): void {
     checkEncodeVersion("BeginQuorumEpochRequest", version, 0, 1);
     writeBeginQuorumEpochRequest(w, value, version);
@@ -450,6 +468,23 @@ export const BeginQuorumEpochResponse: MessageCodec<BeginQuorumEpochResponse> = 
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "topics", type: "[]TopicData", versions: "0-1", fields: [
+      { name: "topicName", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "errorCode", type: "int16", versions: "0-1" },
+        { name: "leaderId", type: "int32", versions: "0-1" },
+        { name: "leaderEpoch", type: "int32", versions: "0-1" },
+      ] },
+    ] },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "1", taggedVersions: "1", tag: 0, fields: [
+      { name: "nodeId", type: "int32", versions: "1" },
+      { name: "host", type: "string", versions: "1" },
+      { name: "port", type: "uint16", versions: "1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<BeginQuorumEpochResponse>, version: number): void {
     checkEncodeVersion("BeginQuorumEpochResponse", version, 0, 1);
     writeBeginQuorumEpochResponse(w, value, version);

@@ -273,6 +273,27 @@ export const EndQuorumEpochRequest: MessageCodec<EndQuorumEpochRequest> = {
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "topics", type: "[]TopicData", versions: "0-1", fields: [
+      { name: "topicName", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "leaderId", type: "int32", versions: "0-1" },
+        { name: "leaderEpoch", type: "int32", versions: "0-1" },
+        { name: "preferredSuccessors", type: "[]int32", versions: "0" },
+        { name: "preferredCandidates", type: "[]ReplicaInfo", versions: "1", fields: [
+          { name: "candidateId", type: "int32", versions: "1" },
+          { name: "candidateDirectoryId", type: "uuid", versions: "1" },
+        ] },
+      ] },
+    ] },
+    { name: "leaderEndpoints", type: "[]LeaderEndpoint", versions: "1", fields: [
+      { name: "name", type: "string", versions: "1" },
+      { name: "host", type: "string", versions: "1" },
+      { name: "port", type: "uint16", versions: "1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<EndQuorumEpochRequest>, version: number): void {
     checkEncodeVersion("EndQuorumEpochRequest", version, 0, 1);
     writeEndQuorumEpochRequest(w, value, version);
@@ -504,6 +525,23 @@ export const EndQuorumEpochResponse: MessageCodec<EndQuorumEpochResponse> = {
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "topics", type: "[]TopicData", versions: "0-1", fields: [
+      { name: "topicName", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "errorCode", type: "int16", versions: "0-1" },
+        { name: "leaderId", type: "int32", versions: "0-1" },
+        { name: "leaderEpoch", type: "int32", versions: "0-1" },
+      ] },
+    ] },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "1", taggedVersions: "1", tag: 0, fields: [
+      { name: "nodeId", type: "int32", versions: "1" },
+      { name: "host", type: "string", versions: "1" },
+      { name: "port", type: "uint16", versions: "1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<EndQuorumEpochResponse>, version: number): void {
     checkEncodeVersion("EndQuorumEpochResponse", version, 0, 1);
     writeEndQuorumEpochResponse(w, value, version);

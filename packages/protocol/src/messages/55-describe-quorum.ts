@@ -137,6 +137,14 @@ export const DescribeQuorumRequest: MessageCodec<DescribeQuorumRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]TopicData", versions: "0-2", fields: [
+      { name: "topicName", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-2", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-2" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeQuorumRequest>, version: number): void {
     checkEncodeVersion("DescribeQuorumRequest", version, 0, 2);
     writeDescribeQuorumRequest(w, value, version);
@@ -486,6 +494,43 @@ export const DescribeQuorumResponse: MessageCodec<DescribeQuorumResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "errorMessage", type: "string", versions: "2", nullableVersions: "2" },
+    { name: "topics", type: "[]TopicData", versions: "0-2", fields: [
+      { name: "topicName", type: "string", versions: "0-2" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-2", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-2" },
+        { name: "errorCode", type: "int16", versions: "0-2" },
+        { name: "errorMessage", type: "string", versions: "2", nullableVersions: "2" },
+        { name: "leaderId", type: "int32", versions: "0-2" },
+        { name: "leaderEpoch", type: "int32", versions: "0-2" },
+        { name: "highWatermark", type: "int64", versions: "0-2" },
+        { name: "currentVoters", type: "[]ReplicaState", versions: "0-2", fields: [
+          { name: "replicaId", type: "int32", versions: "0-2" },
+          { name: "replicaDirectoryId", type: "uuid", versions: "2" },
+          { name: "logEndOffset", type: "int64", versions: "0-2" },
+          { name: "lastFetchTimestamp", type: "int64", versions: "1-2" },
+          { name: "lastCaughtUpTimestamp", type: "int64", versions: "1-2" },
+        ] },
+        { name: "observers", type: "[]ReplicaState", versions: "0-2", fields: [
+          { name: "replicaId", type: "int32", versions: "0-2" },
+          { name: "replicaDirectoryId", type: "uuid", versions: "2" },
+          { name: "logEndOffset", type: "int64", versions: "0-2" },
+          { name: "lastFetchTimestamp", type: "int64", versions: "1-2" },
+          { name: "lastCaughtUpTimestamp", type: "int64", versions: "1-2" },
+        ] },
+      ] },
+    ] },
+    { name: "nodes", type: "[]Node", versions: "2", fields: [
+      { name: "nodeId", type: "int32", versions: "2" },
+      { name: "listeners", type: "[]Listener", versions: "2", fields: [
+        { name: "name", type: "string", versions: "2" },
+        { name: "host", type: "string", versions: "2" },
+        { name: "port", type: "uint16", versions: "2" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeQuorumResponse>, version: number): void {
     checkEncodeVersion("DescribeQuorumResponse", version, 0, 2);
     writeDescribeQuorumResponse(w, value, version);

@@ -234,6 +234,25 @@ export const AlterPartitionRequest: MessageCodec<AlterPartitionRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "brokerId", type: "int32", versions: "0-3" },
+    { name: "brokerEpoch", type: "int64", versions: "0-3" },
+    { name: "topics", type: "[]TopicData", versions: "0-3", fields: [
+      { name: "topicName", type: "string", versions: "0-1" },
+      { name: "topicId", type: "uuid", versions: "2-3" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-3", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-3" },
+        { name: "leaderEpoch", type: "int32", versions: "0-3" },
+        { name: "newIsr", type: "[]int32", versions: "0-2" },
+        { name: "newIsrWithEpochs", type: "[]BrokerState", versions: "3", fields: [
+          { name: "brokerId", type: "int32", versions: "3" },
+          { name: "brokerEpoch", type: "int64", versions: "3" },
+        ] },
+        { name: "leaderRecoveryState", type: "int8", versions: "1-3" },
+        { name: "partitionEpoch", type: "int32", versions: "0-3" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterPartitionRequest>, version: number): void {
     checkEncodeVersion("AlterPartitionRequest", version, 0, 3);
     writeAlterPartitionRequest(w, value, version);
@@ -427,6 +446,23 @@ export const AlterPartitionResponse: MessageCodec<AlterPartitionResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-3" },
+    { name: "errorCode", type: "int16", versions: "0-3" },
+    { name: "topics", type: "[]TopicData", versions: "0-3", fields: [
+      { name: "topicName", type: "string", versions: "0-1" },
+      { name: "topicId", type: "uuid", versions: "2-3" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-3", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-3" },
+        { name: "errorCode", type: "int16", versions: "0-3" },
+        { name: "leaderId", type: "int32", versions: "0-3" },
+        { name: "leaderEpoch", type: "int32", versions: "0-3" },
+        { name: "isr", type: "[]int32", versions: "0-3" },
+        { name: "leaderRecoveryState", type: "int8", versions: "1-3" },
+        { name: "partitionEpoch", type: "int32", versions: "0-3" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterPartitionResponse>, version: number): void {
     checkEncodeVersion("AlterPartitionResponse", version, 0, 3);
     writeAlterPartitionResponse(w, value, version);

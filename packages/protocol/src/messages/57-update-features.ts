@@ -121,6 +121,16 @@ export const UpdateFeaturesRequest: MessageCodec<UpdateFeaturesRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "timeoutMs", type: "int32", versions: "0-2" },
+    { name: "featureUpdates", type: "[]FeatureUpdateKey", versions: "0-2", fields: [
+      { name: "feature", type: "string", versions: "0-2" },
+      { name: "maxVersionLevel", type: "int16", versions: "0-2" },
+      { name: "allowDowngrade", type: "bool", versions: "0" },
+      { name: "upgradeType", type: "int8", versions: "1-2" },
+    ] },
+    { name: "validateOnly", type: "bool", versions: "1-2" },
+  ],
   encode(w: Writer, value: Encodable<UpdateFeaturesRequest>, version: number): void {
     checkEncodeVersion("UpdateFeaturesRequest", version, 0, 2);
     writeUpdateFeaturesRequest(w, value, version);
@@ -242,6 +252,16 @@ export const UpdateFeaturesResponse: MessageCodec<UpdateFeaturesResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "errorMessage", type: "string", versions: "0-2", nullableVersions: "0-2" },
+    { name: "results", type: "[]UpdatableFeatureResult", versions: "0-1", fields: [
+      { name: "feature", type: "string", versions: "0-2" },
+      { name: "errorCode", type: "int16", versions: "0-2" },
+      { name: "errorMessage", type: "string", versions: "0-2", nullableVersions: "0-2" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<UpdateFeaturesResponse>, version: number): void {
     checkEncodeVersion("UpdateFeaturesResponse", version, 0, 2);
     writeUpdateFeaturesResponse(w, value, version);

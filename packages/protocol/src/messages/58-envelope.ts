@@ -64,6 +64,11 @@ export const EnvelopeRequest: MessageCodec<EnvelopeRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "requestData", type: "bytes", versions: "0" },
+    { name: "requestPrincipal", type: "bytes", versions: "0", nullableVersions: "0" },
+    { name: "clientHostAddress", type: "bytes", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<EnvelopeRequest>, version: number): void {
     checkEncodeVersion("EnvelopeRequest", version, 0, 0);
     writeEnvelopeRequest(w, value, version);
@@ -126,6 +131,10 @@ export const EnvelopeResponse: MessageCodec<EnvelopeResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "responseData", type: "bytes", versions: "0", nullableVersions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<EnvelopeResponse>, version: number): void {
     checkEncodeVersion("EnvelopeResponse", version, 0, 0);
     writeEnvelopeResponse(w, value, version);

@@ -242,6 +242,24 @@ export const FetchSnapshotRequest: MessageCodec<FetchSnapshotRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "0-1", nullableVersions: "0-1", taggedVersions: "0-1", tag: 0 },
+    { name: "replicaId", type: "int32", versions: "0-1" },
+    { name: "maxBytes", type: "int32", versions: "0-1" },
+    { name: "topics", type: "[]TopicSnapshot", versions: "0-1", fields: [
+      { name: "name", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionSnapshot", versions: "0-1", fields: [
+        { name: "partition", type: "int32", versions: "0-1" },
+        { name: "currentLeaderEpoch", type: "int32", versions: "0-1" },
+        { name: "snapshotId", type: "SnapshotId", versions: "0-1", fields: [
+          { name: "endOffset", type: "int64", versions: "0-1" },
+          { name: "epoch", type: "int32", versions: "0-1" },
+        ] },
+        { name: "position", type: "int64", versions: "0-1" },
+        { name: "replicaDirectoryId", type: "uuid", versions: "1", taggedVersions: "1", tag: 0 },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<FetchSnapshotRequest>, version: number): void {
     checkEncodeVersion("FetchSnapshotRequest", version, 0, 1);
     writeFetchSnapshotRequest(w, value, version);
@@ -594,6 +612,33 @@ export const FetchSnapshotResponse: MessageCodec<FetchSnapshotResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "topics", type: "[]TopicSnapshot", versions: "0-1", fields: [
+      { name: "name", type: "string", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionSnapshot", versions: "0-1", fields: [
+        { name: "index", type: "int32", versions: "0-1" },
+        { name: "errorCode", type: "int16", versions: "0-1" },
+        { name: "snapshotId", type: "SnapshotId", versions: "0-1", fields: [
+          { name: "endOffset", type: "int64", versions: "0-1" },
+          { name: "epoch", type: "int32", versions: "0-1" },
+        ] },
+        { name: "currentLeader", type: "LeaderIdAndEpoch", versions: "0-1", taggedVersions: "0-1", tag: 0, fields: [
+          { name: "leaderId", type: "int32", versions: "0-1" },
+          { name: "leaderEpoch", type: "int32", versions: "0-1" },
+        ] },
+        { name: "size", type: "int64", versions: "0-1" },
+        { name: "position", type: "int64", versions: "0-1" },
+        { name: "unalignedRecords", type: "records", versions: "0-1" },
+      ] },
+    ] },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "1", taggedVersions: "1", tag: 0, fields: [
+      { name: "nodeId", type: "int32", versions: "1" },
+      { name: "host", type: "string", versions: "1" },
+      { name: "port", type: "uint16", versions: "1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<FetchSnapshotResponse>, version: number): void {
     checkEncodeVersion("FetchSnapshotResponse", version, 0, 1);
     writeFetchSnapshotResponse(w, value, version);

@@ -66,6 +66,11 @@ export const DescribeClusterRequest: MessageCodec<DescribeClusterRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "includeClusterAuthorizedOperations", type: "bool", versions: "0-2" },
+    { name: "endpointType", type: "int8", versions: "1-2" },
+    { name: "includeFencedBrokers", type: "bool", versions: "2" },
+  ],
   encode(w: Writer, value: Encodable<DescribeClusterRequest>, version: number): void {
     checkEncodeVersion("DescribeClusterRequest", version, 0, 2);
     writeDescribeClusterRequest(w, value, version);
@@ -219,6 +224,22 @@ export const DescribeClusterResponse: MessageCodec<DescribeClusterResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "errorMessage", type: "string", versions: "0-2", nullableVersions: "0-2" },
+    { name: "endpointType", type: "int8", versions: "1-2" },
+    { name: "clusterId", type: "string", versions: "0-2" },
+    { name: "controllerId", type: "int32", versions: "0-2" },
+    { name: "brokers", type: "[]DescribeClusterBroker", versions: "0-2", fields: [
+      { name: "brokerId", type: "int32", versions: "0-2" },
+      { name: "host", type: "string", versions: "0-2" },
+      { name: "port", type: "int32", versions: "0-2" },
+      { name: "rack", type: "string", versions: "0-2", nullableVersions: "0-2" },
+      { name: "isFenced", type: "bool", versions: "2" },
+    ] },
+    { name: "clusterAuthorizedOperations", type: "int32", versions: "0-2" },
+  ],
   encode(w: Writer, value: Encodable<DescribeClusterResponse>, version: number): void {
     checkEncodeVersion("DescribeClusterResponse", version, 0, 2);
     writeDescribeClusterResponse(w, value, version);

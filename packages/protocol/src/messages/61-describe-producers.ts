@@ -106,6 +106,12 @@ export const DescribeProducersRequest: MessageCodec<DescribeProducersRequest> = 
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]TopicRequest", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "partitionIndexes", type: "[]int32", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeProducersRequest>, version: number): void {
     checkEncodeVersion("DescribeProducersRequest", version, 0, 0);
     writeDescribeProducersRequest(w, value, version);
@@ -330,6 +336,25 @@ export const DescribeProducersResponse: MessageCodec<DescribeProducersResponse> 
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "topics", type: "[]TopicResponse", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "partitions", type: "[]PartitionResponse", versions: "0", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+        { name: "activeProducers", type: "[]ProducerState", versions: "0", fields: [
+          { name: "producerId", type: "int64", versions: "0" },
+          { name: "producerEpoch", type: "int32", versions: "0" },
+          { name: "lastSequence", type: "int32", versions: "0" },
+          { name: "lastTimestamp", type: "int64", versions: "0" },
+          { name: "coordinatorEpoch", type: "int32", versions: "0" },
+          { name: "currentTxnStartOffset", type: "int64", versions: "0" },
+        ] },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeProducersResponse>, version: number): void {
     checkEncodeVersion("DescribeProducersResponse", version, 0, 0);
     writeDescribeProducersResponse(w, value, version);

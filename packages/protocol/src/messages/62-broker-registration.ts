@@ -206,6 +206,26 @@ export const BrokerRegistrationRequest: MessageCodec<BrokerRegistrationRequest> 
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "brokerId", type: "int32", versions: "0-4" },
+    { name: "clusterId", type: "string", versions: "0-4" },
+    { name: "incarnationId", type: "uuid", versions: "0-4" },
+    { name: "listeners", type: "[]Listener", versions: "0-4", fields: [
+      { name: "name", type: "string", versions: "0-4" },
+      { name: "host", type: "string", versions: "0-4" },
+      { name: "port", type: "uint16", versions: "0-4" },
+      { name: "securityProtocol", type: "int16", versions: "0-4" },
+    ] },
+    { name: "features", type: "[]Feature", versions: "0-4", fields: [
+      { name: "name", type: "string", versions: "0-4" },
+      { name: "minSupportedVersion", type: "int16", versions: "0-4" },
+      { name: "maxSupportedVersion", type: "int16", versions: "0-4" },
+    ] },
+    { name: "rack", type: "string", versions: "0-4", nullableVersions: "0-4" },
+    { name: "isMigratingZkBroker", type: "bool", versions: "1-4" },
+    { name: "logDirs", type: "[]uuid", versions: "2-4" },
+    { name: "previousBrokerEpoch", type: "int64", versions: "3-4" },
+  ],
   encode(w: Writer, value: Encodable<BrokerRegistrationRequest>, version: number): void {
     checkEncodeVersion("BrokerRegistrationRequest", version, 0, 4);
     writeBrokerRegistrationRequest(w, value, version);
@@ -273,6 +293,11 @@ export const BrokerRegistrationResponse: MessageCodec<BrokerRegistrationResponse
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-4" },
+    { name: "errorCode", type: "int16", versions: "0-4" },
+    { name: "brokerEpoch", type: "int64", versions: "0-4" },
+  ],
   encode(w: Writer, value: Encodable<BrokerRegistrationResponse>, version: number): void {
     checkEncodeVersion("BrokerRegistrationResponse", version, 0, 4);
     writeBrokerRegistrationResponse(w, value, version);

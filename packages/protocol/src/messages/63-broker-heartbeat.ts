@@ -101,6 +101,14 @@ export const BrokerHeartbeatRequest: MessageCodec<BrokerHeartbeatRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "brokerId", type: "int32", versions: "0-1" },
+    { name: "brokerEpoch", type: "int64", versions: "0-1" },
+    { name: "currentMetadataOffset", type: "int64", versions: "0-1" },
+    { name: "wantFence", type: "bool", versions: "0-1" },
+    { name: "wantShutDown", type: "bool", versions: "0-1" },
+    { name: "offlineLogDirs", type: "[]uuid", versions: "1", taggedVersions: "1", tag: 0 },
+  ],
   encode(w: Writer, value: Encodable<BrokerHeartbeatRequest>, version: number): void {
     checkEncodeVersion("BrokerHeartbeatRequest", version, 0, 1);
     writeBrokerHeartbeatRequest(w, value, version);
@@ -178,6 +186,13 @@ export const BrokerHeartbeatResponse: MessageCodec<BrokerHeartbeatResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "isCaughtUp", type: "bool", versions: "0-1" },
+    { name: "isFenced", type: "bool", versions: "0-1" },
+    { name: "shouldShutDown", type: "bool", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<BrokerHeartbeatResponse>, version: number): void {
     checkEncodeVersion("BrokerHeartbeatResponse", version, 0, 1);
     writeBrokerHeartbeatResponse(w, value, version);

@@ -54,6 +54,9 @@ export const UnregisterBrokerRequest: MessageCodec<UnregisterBrokerRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "brokerId", type: "int32", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<UnregisterBrokerRequest>, version: number): void {
     checkEncodeVersion("UnregisterBrokerRequest", version, 0, 0);
     writeUnregisterBrokerRequest(w, value, version);
@@ -121,6 +124,11 @@ export const UnregisterBrokerResponse: MessageCodec<UnregisterBrokerResponse> = 
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+  ],
   encode(w: Writer, value: Encodable<UnregisterBrokerResponse>, version: number): void {
     checkEncodeVersion("UnregisterBrokerResponse", version, 0, 0);
     writeUnregisterBrokerResponse(w, value, version);

@@ -62,6 +62,9 @@ export const DescribeTransactionsRequest: MessageCodec<DescribeTransactionsReque
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "transactionalIds", type: "[]string", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<DescribeTransactionsRequest>, version: number): void {
     checkEncodeVersion("DescribeTransactionsRequest", version, 0, 0);
     writeDescribeTransactionsRequest(w, value, version);
@@ -250,6 +253,22 @@ export const DescribeTransactionsResponse: MessageCodec<DescribeTransactionsResp
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "transactionStates", type: "[]TransactionState", versions: "0", fields: [
+      { name: "errorCode", type: "int16", versions: "0" },
+      { name: "transactionalId", type: "string", versions: "0" },
+      { name: "transactionState", type: "string", versions: "0" },
+      { name: "transactionTimeoutMs", type: "int32", versions: "0" },
+      { name: "transactionStartTimeMs", type: "int64", versions: "0" },
+      { name: "producerId", type: "int64", versions: "0" },
+      { name: "producerEpoch", type: "int16", versions: "0" },
+      { name: "topics", type: "[]TopicData", versions: "0", fields: [
+        { name: "topic", type: "string", versions: "0" },
+        { name: "partitions", type: "[]int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeTransactionsResponse>, version: number): void {
     checkEncodeVersion("DescribeTransactionsResponse", version, 0, 0);
     writeDescribeTransactionsResponse(w, value, version);

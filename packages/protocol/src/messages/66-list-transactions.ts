@@ -87,6 +87,12 @@ export const ListTransactionsRequest: MessageCodec<ListTransactionsRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "stateFilters", type: "[]string", versions: "0-2" },
+    { name: "producerIdFilters", type: "[]int64", versions: "0-2" },
+    { name: "durationFilter", type: "int64", versions: "1-2" },
+    { name: "transactionalIdPattern", type: "string", versions: "2", nullableVersions: "2" },
+  ],
   encode(w: Writer, value: Encodable<ListTransactionsRequest>, version: number): void {
     checkEncodeVersion("ListTransactionsRequest", version, 0, 2);
     writeListTransactionsRequest(w, value, version);
@@ -216,6 +222,16 @@ export const ListTransactionsResponse: MessageCodec<ListTransactionsResponse> = 
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-2" },
+    { name: "errorCode", type: "int16", versions: "0-2" },
+    { name: "unknownStateFilters", type: "[]string", versions: "0-2" },
+    { name: "transactionStates", type: "[]TransactionState", versions: "0-2", fields: [
+      { name: "transactionalId", type: "string", versions: "0-2" },
+      { name: "producerId", type: "int64", versions: "0-2" },
+      { name: "transactionState", type: "string", versions: "0-2" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ListTransactionsResponse>, version: number): void {
     checkEncodeVersion("ListTransactionsResponse", version, 0, 2);
     writeListTransactionsResponse(w, value, version);

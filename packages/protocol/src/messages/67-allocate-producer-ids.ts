@@ -59,6 +59,10 @@ export const AllocateProducerIdsRequest: MessageCodec<AllocateProducerIdsRequest
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "brokerId", type: "int32", versions: "0" },
+    { name: "brokerEpoch", type: "int64", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<AllocateProducerIdsRequest>, version: number): void {
     checkEncodeVersion("AllocateProducerIdsRequest", version, 0, 0);
     writeAllocateProducerIdsRequest(w, value, version);
@@ -131,6 +135,12 @@ export const AllocateProducerIdsResponse: MessageCodec<AllocateProducerIdsRespon
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "producerIdStart", type: "int64", versions: "0" },
+    { name: "producerIdLen", type: "int32", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<AllocateProducerIdsResponse>, version: number): void {
     checkEncodeVersion("AllocateProducerIdsResponse", version, 0, 0);
     writeAllocateProducerIdsResponse(w, value, version);

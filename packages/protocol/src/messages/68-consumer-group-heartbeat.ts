@@ -160,6 +160,21 @@ export const ConsumerGroupHeartbeatRequest: MessageCodec<ConsumerGroupHeartbeatR
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-1" },
+    { name: "memberId", type: "string", versions: "0-1" },
+    { name: "memberEpoch", type: "int32", versions: "0-1" },
+    { name: "instanceId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "rackId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "rebalanceTimeoutMs", type: "int32", versions: "0-1" },
+    { name: "subscribedTopicNames", type: "[]string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "subscribedTopicRegex", type: "string", versions: "1", nullableVersions: "1" },
+    { name: "serverAssignor", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "topicPartitions", type: "[]TopicPartitions", versions: "0-1", nullableVersions: "0-1", fields: [
+      { name: "topicId", type: "uuid", versions: "0-1" },
+      { name: "partitions", type: "[]int32", versions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ConsumerGroupHeartbeatRequest>, version: number): void {
     checkEncodeVersion("ConsumerGroupHeartbeatRequest", version, 0, 1);
     writeConsumerGroupHeartbeatRequest(w, value, version);
@@ -338,6 +353,20 @@ export const ConsumerGroupHeartbeatResponse: MessageCodec<ConsumerGroupHeartbeat
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "memberId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "memberEpoch", type: "int32", versions: "0-1" },
+    { name: "heartbeatIntervalMs", type: "int32", versions: "0-1" },
+    { name: "assignment", type: "Assignment", versions: "0-1", nullableVersions: "0-1", fields: [
+      { name: "topicPartitions", type: "[]TopicPartitions", versions: "0-1", fields: [
+        { name: "topicId", type: "uuid", versions: "0-1" },
+        { name: "partitions", type: "[]int32", versions: "0-1" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ConsumerGroupHeartbeatResponse>, version: number): void {
     checkEncodeVersion("ConsumerGroupHeartbeatResponse", version, 0, 1);
     writeConsumerGroupHeartbeatResponse(w, value, version);

@@ -67,6 +67,10 @@ export const ConsumerGroupDescribeRequest: MessageCodec<ConsumerGroupDescribeReq
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupIds", type: "[]string", versions: "0-1" },
+    { name: "includeAuthorizedOperations", type: "bool", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<ConsumerGroupDescribeRequest>, version: number): void {
     checkEncodeVersion("ConsumerGroupDescribeRequest", version, 0, 1);
     writeConsumerGroupDescribeRequest(w, value, version);
@@ -401,6 +405,44 @@ export const ConsumerGroupDescribeResponse: MessageCodec<ConsumerGroupDescribeRe
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "groups", type: "[]DescribedGroup", versions: "0-1", fields: [
+      { name: "errorCode", type: "int16", versions: "0-1" },
+      { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      { name: "groupId", type: "string", versions: "0-1" },
+      { name: "groupState", type: "string", versions: "0-1" },
+      { name: "groupEpoch", type: "int32", versions: "0-1" },
+      { name: "assignmentEpoch", type: "int32", versions: "0-1" },
+      { name: "assignorName", type: "string", versions: "0-1" },
+      { name: "members", type: "[]Member", versions: "0-1", fields: [
+        { name: "memberId", type: "string", versions: "0-1" },
+        { name: "instanceId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+        { name: "rackId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+        { name: "memberEpoch", type: "int32", versions: "0-1" },
+        { name: "clientId", type: "string", versions: "0-1" },
+        { name: "clientHost", type: "string", versions: "0-1" },
+        { name: "subscribedTopicNames", type: "[]string", versions: "0-1" },
+        { name: "subscribedTopicRegex", type: "string", versions: "0-1", nullableVersions: "0-1" },
+        { name: "assignment", type: "Assignment", versions: "0-1", fields: [
+          { name: "topicPartitions", type: "[]TopicPartitions", versions: "0-1", fields: [
+            { name: "topicId", type: "uuid", versions: "0-1" },
+            { name: "topicName", type: "string", versions: "0-1" },
+            { name: "partitions", type: "[]int32", versions: "0-1" },
+          ] },
+        ] },
+        { name: "targetAssignment", type: "Assignment", versions: "0-1", fields: [
+          { name: "topicPartitions", type: "[]TopicPartitions", versions: "0-1", fields: [
+            { name: "topicId", type: "uuid", versions: "0-1" },
+            { name: "topicName", type: "string", versions: "0-1" },
+            { name: "partitions", type: "[]int32", versions: "0-1" },
+          ] },
+        ] },
+        { name: "memberType", type: "int8", versions: "1" },
+      ] },
+      { name: "authorizedOperations", type: "int32", versions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ConsumerGroupDescribeResponse>, version: number): void {
     checkEncodeVersion("ConsumerGroupDescribeResponse", version, 0, 1);
     writeConsumerGroupDescribeResponse(w, value, version);

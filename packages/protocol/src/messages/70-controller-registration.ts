@@ -177,6 +177,22 @@ export const ControllerRegistrationRequest: MessageCodec<ControllerRegistrationR
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "controllerId", type: "int32", versions: "0" },
+    { name: "incarnationId", type: "uuid", versions: "0" },
+    { name: "zkMigrationReady", type: "bool", versions: "0" },
+    { name: "listeners", type: "[]Listener", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "host", type: "string", versions: "0" },
+      { name: "port", type: "uint16", versions: "0" },
+      { name: "securityProtocol", type: "int16", versions: "0" },
+    ] },
+    { name: "features", type: "[]Feature", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "minSupportedVersion", type: "int16", versions: "0" },
+      { name: "maxSupportedVersion", type: "int16", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ControllerRegistrationRequest>, version: number): void {
     checkEncodeVersion("ControllerRegistrationRequest", version, 0, 0);
     writeControllerRegistrationRequest(w, value, version);
@@ -244,6 +260,11 @@ export const ControllerRegistrationResponse: MessageCodec<ControllerRegistration
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+  ],
   encode(w: Writer, value: Encodable<ControllerRegistrationResponse>, version: number): void {
     checkEncodeVersion("ControllerRegistrationResponse", version, 0, 0);
     writeControllerRegistrationResponse(w, value, version);

@@ -54,6 +54,9 @@ export const GetTelemetrySubscriptionsRequest: MessageCodec<GetTelemetrySubscrip
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clientInstanceId", type: "uuid", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<GetTelemetrySubscriptionsRequest>, version: number): void {
     checkEncodeVersion("GetTelemetrySubscriptionsRequest", version, 0, 0);
     writeGetTelemetrySubscriptionsRequest(w, value, version);
@@ -167,6 +170,17 @@ export const GetTelemetrySubscriptionsResponse: MessageCodec<GetTelemetrySubscri
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "clientInstanceId", type: "uuid", versions: "0" },
+    { name: "subscriptionId", type: "int32", versions: "0" },
+    { name: "acceptedCompressionTypes", type: "[]int8", versions: "0" },
+    { name: "pushIntervalMs", type: "int32", versions: "0" },
+    { name: "telemetryMaxBytes", type: "int32", versions: "0" },
+    { name: "deltaTemporality", type: "bool", versions: "0" },
+    { name: "requestedMetrics", type: "[]string", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<GetTelemetrySubscriptionsResponse>, version: number): void {
     checkEncodeVersion("GetTelemetrySubscriptionsResponse", version, 0, 0);
     writeGetTelemetrySubscriptionsResponse(w, value, version);

@@ -74,6 +74,13 @@ export const PushTelemetryRequest: MessageCodec<PushTelemetryRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clientInstanceId", type: "uuid", versions: "0" },
+    { name: "subscriptionId", type: "int32", versions: "0" },
+    { name: "terminating", type: "bool", versions: "0" },
+    { name: "compressionType", type: "int8", versions: "0" },
+    { name: "metrics", type: "bytes", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<PushTelemetryRequest>, version: number): void {
     checkEncodeVersion("PushTelemetryRequest", version, 0, 0);
     writePushTelemetryRequest(w, value, version);
@@ -136,6 +143,10 @@ export const PushTelemetryResponse: MessageCodec<PushTelemetryResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<PushTelemetryResponse>, version: number): void {
     checkEncodeVersion("PushTelemetryResponse", version, 0, 0);
     writePushTelemetryResponse(w, value, version);

@@ -191,6 +191,19 @@ export const AssignReplicasToDirsRequest: MessageCodec<AssignReplicasToDirsReque
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "brokerId", type: "int32", versions: "0" },
+    { name: "brokerEpoch", type: "int64", versions: "0" },
+    { name: "directories", type: "[]DirectoryData", versions: "0", fields: [
+      { name: "id", type: "uuid", versions: "0" },
+      { name: "topics", type: "[]TopicData", versions: "0", fields: [
+        { name: "topicId", type: "uuid", versions: "0" },
+        { name: "partitions", type: "[]PartitionData", versions: "0", fields: [
+          { name: "partitionIndex", type: "int32", versions: "0" },
+        ] },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AssignReplicasToDirsRequest>, version: number): void {
     checkEncodeVersion("AssignReplicasToDirsRequest", version, 0, 0);
     writeAssignReplicasToDirsRequest(w, value, version);
@@ -390,6 +403,20 @@ export const AssignReplicasToDirsResponse: MessageCodec<AssignReplicasToDirsResp
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "directories", type: "[]DirectoryData", versions: "0", fields: [
+      { name: "id", type: "uuid", versions: "0" },
+      { name: "topics", type: "[]TopicData", versions: "0", fields: [
+        { name: "topicId", type: "uuid", versions: "0" },
+        { name: "partitions", type: "[]PartitionData", versions: "0", fields: [
+          { name: "partitionIndex", type: "int32", versions: "0" },
+          { name: "errorCode", type: "int16", versions: "0" },
+        ] },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AssignReplicasToDirsResponse>, version: number): void {
     checkEncodeVersion("AssignReplicasToDirsResponse", version, 0, 0);
     writeAssignReplicasToDirsResponse(w, value, version);

@@ -49,6 +49,7 @@ export const ListClientMetricsResourcesRequest: MessageCodec<ListClientMetricsRe
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [],
   encode(w: Writer, value: Encodable<ListClientMetricsResourcesRequest>, version: number): void {
     checkEncodeVersion("ListClientMetricsResourcesRequest", version, 0, 0);
     writeListClientMetricsResourcesRequest(w, value, version);
@@ -155,6 +156,13 @@ export const ListClientMetricsResourcesResponse: MessageCodec<ListClientMetricsR
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "clientMetricsResources", type: "[]ClientMetricsResource", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ListClientMetricsResourcesResponse>, version: number): void {
     checkEncodeVersion("ListClientMetricsResourcesResponse", version, 0, 0);
     writeListClientMetricsResourcesResponse(w, value, version);

@@ -63,6 +63,9 @@ export const ListConfigResourcesRequest: MessageCodec<ListConfigResourcesRequest
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "resourceTypes", type: "[]int8", versions: "1" },
+  ],
   encode(w: Writer, value: Encodable<ListConfigResourcesRequest>, version: number): void {
     checkEncodeVersion("ListConfigResourcesRequest", version, 0, 1);
     writeListConfigResourcesRequest(w, value, version);
@@ -174,6 +177,14 @@ export const ListConfigResourcesResponse: MessageCodec<ListConfigResourcesRespon
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "configResources", type: "[]ConfigResource", versions: "0-1", fields: [
+      { name: "resourceName", type: "string", versions: "0-1" },
+      { name: "resourceType", type: "int8", versions: "1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ListConfigResourcesResponse>, version: number): void {
     checkEncodeVersion("ListConfigResourcesResponse", version, 0, 1);
     writeListConfigResourcesResponse(w, value, version);

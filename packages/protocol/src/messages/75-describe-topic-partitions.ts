@@ -147,6 +147,16 @@ export const DescribeTopicPartitionsRequest: MessageCodec<DescribeTopicPartition
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]TopicRequest", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+    ] },
+    { name: "responsePartitionLimit", type: "int32", versions: "0" },
+    { name: "cursor", type: "Cursor", versions: "0", nullableVersions: "0", fields: [
+      { name: "topicName", type: "string", versions: "0" },
+      { name: "partitionIndex", type: "int32", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeTopicPartitionsRequest>, version: number): void {
     checkEncodeVersion("DescribeTopicPartitionsRequest", version, 0, 0);
     writeDescribeTopicPartitionsRequest(w, value, version);
@@ -441,6 +451,31 @@ export const DescribeTopicPartitionsResponse: MessageCodec<DescribeTopicPartitio
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "topics", type: "[]DescribeTopicPartitionsResponseTopic", versions: "0", fields: [
+      { name: "errorCode", type: "int16", versions: "0" },
+      { name: "name", type: "string", versions: "0", nullableVersions: "0" },
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "isInternal", type: "bool", versions: "0" },
+      { name: "partitions", type: "[]DescribeTopicPartitionsResponsePartition", versions: "0", fields: [
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "partitionIndex", type: "int32", versions: "0" },
+        { name: "leaderId", type: "int32", versions: "0" },
+        { name: "leaderEpoch", type: "int32", versions: "0" },
+        { name: "replicaNodes", type: "[]int32", versions: "0" },
+        { name: "isrNodes", type: "[]int32", versions: "0" },
+        { name: "eligibleLeaderReplicas", type: "[]int32", versions: "0", nullableVersions: "0" },
+        { name: "lastKnownElr", type: "[]int32", versions: "0", nullableVersions: "0" },
+        { name: "offlineReplicas", type: "[]int32", versions: "0" },
+      ] },
+      { name: "topicAuthorizedOperations", type: "int32", versions: "0" },
+    ] },
+    { name: "nextCursor", type: "Cursor", versions: "0", nullableVersions: "0", fields: [
+      { name: "topicName", type: "string", versions: "0" },
+      { name: "partitionIndex", type: "int32", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeTopicPartitionsResponse>, version: number): void {
     checkEncodeVersion("DescribeTopicPartitionsResponse", version, 0, 0);
     writeDescribeTopicPartitionsResponse(w, value, version);

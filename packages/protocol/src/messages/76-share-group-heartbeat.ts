@@ -82,6 +82,13 @@ export const ShareGroupHeartbeatRequest: MessageCodec<ShareGroupHeartbeatRequest
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-1" },
+    { name: "memberId", type: "string", versions: "0-1" },
+    { name: "memberEpoch", type: "int32", versions: "0-1" },
+    { name: "rackId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "subscribedTopicNames", type: "[]string", versions: "0-1", nullableVersions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<ShareGroupHeartbeatRequest>, version: number): void {
     checkEncodeVersion("ShareGroupHeartbeatRequest", version, 0, 1);
     writeShareGroupHeartbeatRequest(w, value, version);
@@ -260,6 +267,20 @@ export const ShareGroupHeartbeatResponse: MessageCodec<ShareGroupHeartbeatRespon
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "memberId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "memberEpoch", type: "int32", versions: "0-1" },
+    { name: "heartbeatIntervalMs", type: "int32", versions: "0-1" },
+    { name: "assignment", type: "Assignment", versions: "0-1", nullableVersions: "0-1", fields: [
+      { name: "topicPartitions", type: "[]TopicPartitions", versions: "0-1", fields: [
+        { name: "topicId", type: "uuid", versions: "0-1" },
+        { name: "partitions", type: "[]int32", versions: "0-1" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ShareGroupHeartbeatResponse>, version: number): void {
     checkEncodeVersion("ShareGroupHeartbeatResponse", version, 0, 1);
     writeShareGroupHeartbeatResponse(w, value, version);

@@ -67,6 +67,10 @@ export const ShareGroupDescribeRequest: MessageCodec<ShareGroupDescribeRequest> 
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupIds", type: "[]string", versions: "0-1" },
+    { name: "includeAuthorizedOperations", type: "bool", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<ShareGroupDescribeRequest>, version: number): void {
     checkEncodeVersion("ShareGroupDescribeRequest", version, 0, 1);
     writeShareGroupDescribeRequest(w, value, version);
@@ -381,6 +385,34 @@ export const ShareGroupDescribeResponse: MessageCodec<ShareGroupDescribeResponse
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "groups", type: "[]DescribedGroup", versions: "0-1", fields: [
+      { name: "errorCode", type: "int16", versions: "0-1" },
+      { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+      { name: "groupId", type: "string", versions: "0-1" },
+      { name: "groupState", type: "string", versions: "0-1" },
+      { name: "groupEpoch", type: "int32", versions: "0-1" },
+      { name: "assignmentEpoch", type: "int32", versions: "0-1" },
+      { name: "assignorName", type: "string", versions: "0-1" },
+      { name: "members", type: "[]Member", versions: "0-1", fields: [
+        { name: "memberId", type: "string", versions: "0-1" },
+        { name: "rackId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+        { name: "memberEpoch", type: "int32", versions: "0-1" },
+        { name: "clientId", type: "string", versions: "0-1" },
+        { name: "clientHost", type: "string", versions: "0-1" },
+        { name: "subscribedTopicNames", type: "[]string", versions: "0-1" },
+        { name: "assignment", type: "Assignment", versions: "0-1", fields: [
+          { name: "topicPartitions", type: "[]TopicPartitions", versions: "0-1", fields: [
+            { name: "topicId", type: "uuid", versions: "0-1" },
+            { name: "topicName", type: "string", versions: "0-1" },
+            { name: "partitions", type: "[]int32", versions: "0-1" },
+          ] },
+        ] },
+      ] },
+      { name: "authorizedOperations", type: "int32", versions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ShareGroupDescribeResponse>, version: number): void {
     checkEncodeVersion("ShareGroupDescribeResponse", version, 0, 1);
     writeShareGroupDescribeResponse(w, value, version);

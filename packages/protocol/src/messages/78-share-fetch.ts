@@ -304,6 +304,32 @@ export const ShareFetchRequest: MessageCodec<ShareFetchRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "memberId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "shareSessionEpoch", type: "int32", versions: "0-1" },
+    { name: "maxWaitMs", type: "int32", versions: "0-1" },
+    { name: "minBytes", type: "int32", versions: "0-1" },
+    { name: "maxBytes", type: "int32", versions: "0-1" },
+    { name: "maxRecords", type: "int32", versions: "1" },
+    { name: "batchSize", type: "int32", versions: "1" },
+    { name: "topics", type: "[]FetchTopic", versions: "0-1", fields: [
+      { name: "topicId", type: "uuid", versions: "0-1" },
+      { name: "partitions", type: "[]FetchPartition", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "partitionMaxBytes", type: "int32", versions: "0" },
+        { name: "acknowledgementBatches", type: "[]AcknowledgementBatch", versions: "0-1", fields: [
+          { name: "firstOffset", type: "int64", versions: "0-1" },
+          { name: "lastOffset", type: "int64", versions: "0-1" },
+          { name: "acknowledgeTypes", type: "[]int8", versions: "0-1" },
+        ] },
+      ] },
+    ] },
+    { name: "forgottenTopicsData", type: "[]ForgottenTopic", versions: "0-1", fields: [
+      { name: "topicId", type: "uuid", versions: "0-1" },
+      { name: "partitions", type: "[]int32", versions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ShareFetchRequest>, version: number): void {
     checkEncodeVersion("ShareFetchRequest", version, 0, 1);
     writeShareFetchRequest(w, value, version);
@@ -652,6 +678,38 @@ export const ShareFetchResponse: MessageCodec<ShareFetchResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "acquisitionLockTimeoutMs", type: "int32", versions: "1" },
+    { name: "responses", type: "[]ShareFetchableTopicResponse", versions: "0-1", fields: [
+      { name: "topicId", type: "uuid", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "errorCode", type: "int16", versions: "0-1" },
+        { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+        { name: "acknowledgeErrorCode", type: "int16", versions: "0-1" },
+        { name: "acknowledgeErrorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+        { name: "currentLeader", type: "LeaderIdAndEpoch", versions: "0-1", fields: [
+          { name: "leaderId", type: "int32", versions: "0-1" },
+          { name: "leaderEpoch", type: "int32", versions: "0-1" },
+        ] },
+        { name: "records", type: "records", versions: "0-1", nullableVersions: "0" },
+        { name: "acquiredRecords", type: "[]AcquiredRecords", versions: "0-1", fields: [
+          { name: "firstOffset", type: "int64", versions: "0-1" },
+          { name: "lastOffset", type: "int64", versions: "0-1" },
+          { name: "deliveryCount", type: "int16", versions: "0-1" },
+        ] },
+      ] },
+    ] },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "0-1", fields: [
+      { name: "nodeId", type: "int32", versions: "0-1" },
+      { name: "host", type: "string", versions: "0-1" },
+      { name: "port", type: "int32", versions: "0-1" },
+      { name: "rack", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ShareFetchResponse>, version: number): void {
     checkEncodeVersion("ShareFetchResponse", version, 0, 1);
     writeShareFetchResponse(w, value, version);

@@ -214,6 +214,22 @@ export const ShareAcknowledgeRequest: MessageCodec<ShareAcknowledgeRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "memberId", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "shareSessionEpoch", type: "int32", versions: "0-1" },
+    { name: "topics", type: "[]AcknowledgeTopic", versions: "0-1", fields: [
+      { name: "topicId", type: "uuid", versions: "0-1" },
+      { name: "partitions", type: "[]AcknowledgePartition", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "acknowledgementBatches", type: "[]AcknowledgementBatch", versions: "0-1", fields: [
+          { name: "firstOffset", type: "int64", versions: "0-1" },
+          { name: "lastOffset", type: "int64", versions: "0-1" },
+          { name: "acknowledgeTypes", type: "[]int8", versions: "0-1" },
+        ] },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ShareAcknowledgeRequest>, version: number): void {
     checkEncodeVersion("ShareAcknowledgeRequest", version, 0, 1);
     writeShareAcknowledgeRequest(w, value, version);
@@ -487,6 +503,29 @@ export const ShareAcknowledgeResponse: MessageCodec<ShareAcknowledgeResponse> = 
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0-1" },
+    { name: "errorCode", type: "int16", versions: "0-1" },
+    { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    { name: "responses", type: "[]ShareAcknowledgeTopicResponse", versions: "0-1", fields: [
+      { name: "topicId", type: "uuid", versions: "0-1" },
+      { name: "partitions", type: "[]PartitionData", versions: "0-1", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0-1" },
+        { name: "errorCode", type: "int16", versions: "0-1" },
+        { name: "errorMessage", type: "string", versions: "0-1", nullableVersions: "0-1" },
+        { name: "currentLeader", type: "LeaderIdAndEpoch", versions: "0-1", fields: [
+          { name: "leaderId", type: "int32", versions: "0-1" },
+          { name: "leaderEpoch", type: "int32", versions: "0-1" },
+        ] },
+      ] },
+    ] },
+    { name: "nodeEndpoints", type: "[]NodeEndpoint", versions: "0-1", fields: [
+      { name: "nodeId", type: "int32", versions: "0-1" },
+      { name: "host", type: "string", versions: "0-1" },
+      { name: "port", type: "int32", versions: "0-1" },
+      { name: "rack", type: "string", versions: "0-1", nullableVersions: "0-1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ShareAcknowledgeResponse>, version: number): void {
     checkEncodeVersion("ShareAcknowledgeResponse", version, 0, 1);
     writeShareAcknowledgeResponse(w, value, version);

@@ -123,6 +123,17 @@ export const AddRaftVoterRequest: MessageCodec<AddRaftVoterRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "timeoutMs", type: "int32", versions: "0" },
+    { name: "voterId", type: "int32", versions: "0" },
+    { name: "voterDirectoryId", type: "uuid", versions: "0" },
+    { name: "listeners", type: "[]Listener", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "host", type: "string", versions: "0" },
+      { name: "port", type: "uint16", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AddRaftVoterRequest>, version: number): void {
     checkEncodeVersion("AddRaftVoterRequest", version, 0, 0);
     writeAddRaftVoterRequest(w, value, version);
@@ -190,6 +201,11 @@ export const AddRaftVoterResponse: MessageCodec<AddRaftVoterResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+  ],
   encode(w: Writer, value: Encodable<AddRaftVoterResponse>, version: number): void {
     checkEncodeVersion("AddRaftVoterResponse", version, 0, 0);
     writeAddRaftVoterResponse(w, value, version);

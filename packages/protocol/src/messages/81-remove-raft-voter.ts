@@ -64,6 +64,11 @@ export const RemoveRaftVoterRequest: MessageCodec<RemoveRaftVoterRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "voterId", type: "int32", versions: "0" },
+    { name: "voterDirectoryId", type: "uuid", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<RemoveRaftVoterRequest>, version: number): void {
     checkEncodeVersion("RemoveRaftVoterRequest", version, 0, 0);
     writeRemoveRaftVoterRequest(w, value, version);
@@ -131,6 +136,11 @@ export const RemoveRaftVoterResponse: MessageCodec<RemoveRaftVoterResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+  ],
   encode(w: Writer, value: Encodable<RemoveRaftVoterResponse>, version: number): void {
     checkEncodeVersion("RemoveRaftVoterResponse", version, 0, 0);
     writeRemoveRaftVoterResponse(w, value, version);

@@ -172,6 +172,21 @@ export const UpdateRaftVoterRequest: MessageCodec<UpdateRaftVoterRequest> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "clusterId", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "currentLeaderEpoch", type: "int32", versions: "0" },
+    { name: "voterId", type: "int32", versions: "0" },
+    { name: "voterDirectoryId", type: "uuid", versions: "0" },
+    { name: "listeners", type: "[]Listener", versions: "0", fields: [
+      { name: "name", type: "string", versions: "0" },
+      { name: "host", type: "string", versions: "0" },
+      { name: "port", type: "uint16", versions: "0" },
+    ] },
+    { name: "kRaftVersionFeature", type: "KRaftVersionFeature", versions: "0", fields: [
+      { name: "minSupportedVersion", type: "int16", versions: "0" },
+      { name: "maxSupportedVersion", type: "int16", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<UpdateRaftVoterRequest>, version: number): void {
     checkEncodeVersion("UpdateRaftVoterRequest", version, 0, 0);
     writeUpdateRaftVoterRequest(w, value, version);
@@ -306,6 +321,16 @@ export const UpdateRaftVoterResponse: MessageCodec<UpdateRaftVoterResponse> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "currentLeader", type: "CurrentLeader", versions: "0", taggedVersions: "0", tag: 0, fields: [
+      { name: "leaderId", type: "int32", versions: "0" },
+      { name: "leaderEpoch", type: "int32", versions: "0" },
+      { name: "host", type: "string", versions: "0" },
+      { name: "port", type: "int32", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<UpdateRaftVoterResponse>, version: number): void {
     checkEncodeVersion("UpdateRaftVoterResponse", version, 0, 0);
     writeUpdateRaftVoterResponse(w, value, version);

@@ -152,6 +152,17 @@ export const InitializeShareGroupStateRequest: MessageCodec<InitializeShareGroup
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]InitializeStateData", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionData", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "stateEpoch", type: "int32", versions: "0" },
+        { name: "startOffset", type: "int64", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<InitializeShareGroupStateRequest>, version: number): void {
     checkEncodeVersion("InitializeShareGroupStateRequest", version, 0, 0);
     writeInitializeShareGroupStateRequest(w, value, version);
@@ -302,6 +313,16 @@ export const InitializeShareGroupStateResponse: MessageCodec<InitializeShareGrou
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "results", type: "[]InitializeStateResult", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionResult", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<InitializeShareGroupStateResponse>, version: number): void {
     checkEncodeVersion("InitializeShareGroupStateResponse", version, 0, 0);
     writeInitializeShareGroupStateResponse(w, value, version);

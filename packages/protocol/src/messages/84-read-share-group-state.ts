@@ -147,6 +147,16 @@ export const ReadShareGroupStateRequest: MessageCodec<ReadShareGroupStateRequest
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]ReadStateData", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionData", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "leaderEpoch", type: "int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ReadShareGroupStateRequest>, version: number): void {
     checkEncodeVersion("ReadShareGroupStateRequest", version, 0, 0);
     writeReadShareGroupStateRequest(w, value, version);
@@ -366,6 +376,24 @@ export const ReadShareGroupStateResponse: MessageCodec<ReadShareGroupStateRespon
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "results", type: "[]ReadStateResult", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionResult", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+        { name: "stateEpoch", type: "int32", versions: "0" },
+        { name: "startOffset", type: "int64", versions: "0" },
+        { name: "stateBatches", type: "[]StateBatch", versions: "0", fields: [
+          { name: "firstOffset", type: "int64", versions: "0" },
+          { name: "lastOffset", type: "int64", versions: "0" },
+          { name: "deliveryState", type: "int8", versions: "0" },
+          { name: "deliveryCount", type: "int16", versions: "0" },
+        ] },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ReadShareGroupStateResponse>, version: number): void {
     checkEncodeVersion("ReadShareGroupStateResponse", version, 0, 0);
     writeReadShareGroupStateResponse(w, value, version);

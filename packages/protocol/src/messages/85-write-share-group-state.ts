@@ -216,6 +216,24 @@ export const WriteShareGroupStateRequest: MessageCodec<WriteShareGroupStateReque
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]WriteStateData", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionData", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "stateEpoch", type: "int32", versions: "0" },
+        { name: "leaderEpoch", type: "int32", versions: "0" },
+        { name: "startOffset", type: "int64", versions: "0" },
+        { name: "stateBatches", type: "[]StateBatch", versions: "0", fields: [
+          { name: "firstOffset", type: "int64", versions: "0" },
+          { name: "lastOffset", type: "int64", versions: "0" },
+          { name: "deliveryState", type: "int8", versions: "0" },
+          { name: "deliveryCount", type: "int16", versions: "0" },
+        ] },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<WriteShareGroupStateRequest>, version: number): void {
     checkEncodeVersion("WriteShareGroupStateRequest", version, 0, 0);
     writeWriteShareGroupStateRequest(w, value, version);
@@ -366,6 +384,16 @@ export const WriteShareGroupStateResponse: MessageCodec<WriteShareGroupStateResp
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "results", type: "[]WriteStateResult", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionResult", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<WriteShareGroupStateResponse>, version: number): void {
     checkEncodeVersion("WriteShareGroupStateResponse", version, 0, 0);
     writeWriteShareGroupStateResponse(w, value, version);

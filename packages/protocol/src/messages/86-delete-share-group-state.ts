@@ -142,6 +142,15 @@ export const DeleteShareGroupStateRequest: MessageCodec<DeleteShareGroupStateReq
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]DeleteStateData", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionData", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteShareGroupStateRequest>, version: number): void {
     checkEncodeVersion("DeleteShareGroupStateRequest", version, 0, 0);
     writeDeleteShareGroupStateRequest(w, value, version);
@@ -292,6 +301,16 @@ export const DeleteShareGroupStateResponse: MessageCodec<DeleteShareGroupStateRe
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "results", type: "[]DeleteStateResult", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionResult", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteShareGroupStateResponse>, version: number): void {
     checkEncodeVersion("DeleteShareGroupStateResponse", version, 0, 0);
     writeDeleteShareGroupStateResponse(w, value, version);

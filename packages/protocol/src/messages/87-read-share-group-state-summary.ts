@@ -147,6 +147,16 @@ export const ReadShareGroupStateSummaryRequest: MessageCodec<ReadShareGroupState
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]ReadStateSummaryData", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionData", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "leaderEpoch", type: "int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ReadShareGroupStateSummaryRequest>, version: number): void {
     checkEncodeVersion("ReadShareGroupStateSummaryRequest", version, 0, 0);
     writeReadShareGroupStateSummaryRequest(w, value, version);
@@ -312,6 +322,19 @@ export const ReadShareGroupStateSummaryResponse: MessageCodec<ReadShareGroupStat
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "results", type: "[]ReadStateSummaryResult", versions: "0", fields: [
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]PartitionResult", versions: "0", fields: [
+        { name: "partition", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+        { name: "stateEpoch", type: "int32", versions: "0" },
+        { name: "leaderEpoch", type: "int32", versions: "0" },
+        { name: "startOffset", type: "int64", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<ReadShareGroupStateSummaryResponse>, version: number): void {
     checkEncodeVersion("ReadShareGroupStateSummaryResponse", version, 0, 0);
     writeReadShareGroupStateSummaryResponse(w, value, version);

@@ -587,6 +587,79 @@ export const StreamsGroupHeartbeatRequest: MessageCodec<StreamsGroupHeartbeatReq
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: true,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "memberId", type: "string", versions: "0" },
+    { name: "memberEpoch", type: "int32", versions: "0" },
+    { name: "endpointInformationEpoch", type: "int32", versions: "0" },
+    { name: "instanceId", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "rackId", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "rebalanceTimeoutMs", type: "int32", versions: "0" },
+    { name: "topology", type: "Topology", versions: "0", nullableVersions: "0", fields: [
+      { name: "epoch", type: "int32", versions: "0" },
+      { name: "subtopologies", type: "[]Subtopology", versions: "0", fields: [
+        { name: "subtopologyId", type: "string", versions: "0" },
+        { name: "sourceTopics", type: "[]string", versions: "0" },
+        { name: "sourceTopicRegex", type: "[]string", versions: "0" },
+        { name: "stateChangelogTopics", type: "[]TopicInfo", versions: "0", fields: [
+          { name: "name", type: "string", versions: "0" },
+          { name: "partitions", type: "int32", versions: "0" },
+          { name: "replicationFactor", type: "int16", versions: "0" },
+          { name: "topicConfigs", type: "[]KeyValue", versions: "0", fields: [
+            { name: "key", type: "string", versions: "0" },
+            { name: "value", type: "string", versions: "0" },
+          ] },
+        ] },
+        { name: "repartitionSinkTopics", type: "[]string", versions: "0" },
+        { name: "repartitionSourceTopics", type: "[]TopicInfo", versions: "0", fields: [
+          { name: "name", type: "string", versions: "0" },
+          { name: "partitions", type: "int32", versions: "0" },
+          { name: "replicationFactor", type: "int16", versions: "0" },
+          { name: "topicConfigs", type: "[]KeyValue", versions: "0", fields: [
+            { name: "key", type: "string", versions: "0" },
+            { name: "value", type: "string", versions: "0" },
+          ] },
+        ] },
+        { name: "copartitionGroups", type: "[]CopartitionGroup", versions: "0", fields: [
+          { name: "sourceTopics", type: "[]int16", versions: "0" },
+          { name: "sourceTopicRegex", type: "[]int16", versions: "0" },
+          { name: "repartitionSourceTopics", type: "[]int16", versions: "0" },
+        ] },
+      ] },
+    ] },
+    { name: "activeTasks", type: "[]TaskIds", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partitions", type: "[]int32", versions: "0" },
+    ] },
+    { name: "standbyTasks", type: "[]TaskIds", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partitions", type: "[]int32", versions: "0" },
+    ] },
+    { name: "warmupTasks", type: "[]TaskIds", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partitions", type: "[]int32", versions: "0" },
+    ] },
+    { name: "processId", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "userEndpoint", type: "Endpoint", versions: "0", nullableVersions: "0", fields: [
+      { name: "host", type: "string", versions: "0" },
+      { name: "port", type: "uint16", versions: "0" },
+    ] },
+    { name: "clientTags", type: "[]KeyValue", versions: "0", nullableVersions: "0", fields: [
+      { name: "key", type: "string", versions: "0" },
+      { name: "value", type: "string", versions: "0" },
+    ] },
+    { name: "taskOffsets", type: "[]TaskOffset", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partition", type: "int32", versions: "0" },
+      { name: "offset", type: "int64", versions: "0" },
+    ] },
+    { name: "taskEndOffsets", type: "[]TaskOffset", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partition", type: "int32", versions: "0" },
+      { name: "offset", type: "int64", versions: "0" },
+    ] },
+    { name: "shutdownApplication", type: "bool", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<StreamsGroupHeartbeatRequest>, version: number): void {
     checkEncodeVersion("StreamsGroupHeartbeatRequest", version, 0, 0);
     writeStreamsGroupHeartbeatRequest(w, value, version);
@@ -950,6 +1023,47 @@ export const StreamsGroupHeartbeatResponse: MessageCodec<StreamsGroupHeartbeatRe
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "memberId", type: "string", versions: "0" },
+    { name: "memberEpoch", type: "int32", versions: "0" },
+    { name: "heartbeatIntervalMs", type: "int32", versions: "0" },
+    { name: "acceptableRecoveryLag", type: "int32", versions: "0" },
+    { name: "taskOffsetIntervalMs", type: "int32", versions: "0" },
+    { name: "status", type: "[]Status", versions: "0", nullableVersions: "0", fields: [
+      { name: "statusCode", type: "int8", versions: "0" },
+      { name: "statusDetail", type: "string", versions: "0" },
+    ] },
+    { name: "activeTasks", type: "[]TaskIds", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partitions", type: "[]int32", versions: "0" },
+    ] },
+    { name: "standbyTasks", type: "[]TaskIds", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partitions", type: "[]int32", versions: "0" },
+    ] },
+    { name: "warmupTasks", type: "[]TaskIds", versions: "0", nullableVersions: "0", fields: [
+      { name: "subtopologyId", type: "string", versions: "0" },
+      { name: "partitions", type: "[]int32", versions: "0" },
+    ] },
+    { name: "endpointInformationEpoch", type: "int32", versions: "0" },
+    { name: "partitionsByUserEndpoint", type: "[]EndpointToPartitions", versions: "0", nullableVersions: "0", fields: [
+      { name: "userEndpoint", type: "Endpoint", versions: "0", fields: [
+        { name: "host", type: "string", versions: "0" },
+        { name: "port", type: "uint16", versions: "0" },
+      ] },
+      { name: "activePartitions", type: "[]TopicPartition", versions: "0", fields: [
+        { name: "topic", type: "string", versions: "0" },
+        { name: "partitions", type: "[]int32", versions: "0" },
+      ] },
+      { name: "standbyPartitions", type: "[]TopicPartition", versions: "0", fields: [
+        { name: "topic", type: "string", versions: "0" },
+        { name: "partitions", type: "[]int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<StreamsGroupHeartbeatResponse>, version: number): void {
     checkEncodeVersion("StreamsGroupHeartbeatResponse", version, 0, 0);
     writeStreamsGroupHeartbeatResponse(w, value, version);

@@ -67,6 +67,10 @@ export const StreamsGroupDescribeRequest: MessageCodec<StreamsGroupDescribeReque
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: true,
+  schema: [
+    { name: "groupIds", type: "[]string", versions: "0" },
+    { name: "includeAuthorizedOperations", type: "bool", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<StreamsGroupDescribeRequest>, version: number): void {
     checkEncodeVersion("StreamsGroupDescribeRequest", version, 0, 0);
     writeStreamsGroupDescribeRequest(w, value, version);
@@ -785,6 +789,101 @@ export const StreamsGroupDescribeResponse: MessageCodec<StreamsGroupDescribeResp
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "groups", type: "[]DescribedGroup", versions: "0", fields: [
+      { name: "errorCode", type: "int16", versions: "0" },
+      { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+      { name: "groupId", type: "string", versions: "0" },
+      { name: "groupState", type: "string", versions: "0" },
+      { name: "groupEpoch", type: "int32", versions: "0" },
+      { name: "assignmentEpoch", type: "int32", versions: "0" },
+      { name: "topology", type: "Topology", versions: "0", nullableVersions: "0", fields: [
+        { name: "epoch", type: "int32", versions: "0" },
+        { name: "subtopologies", type: "[]Subtopology", versions: "0", nullableVersions: "0", fields: [
+          { name: "subtopologyId", type: "string", versions: "0" },
+          { name: "sourceTopics", type: "[]string", versions: "0" },
+          { name: "repartitionSinkTopics", type: "[]string", versions: "0" },
+          { name: "stateChangelogTopics", type: "[]TopicInfo", versions: "0", fields: [
+            { name: "name", type: "string", versions: "0" },
+            { name: "partitions", type: "int32", versions: "0" },
+            { name: "replicationFactor", type: "int16", versions: "0" },
+            { name: "topicConfigs", type: "[]KeyValue", versions: "0", fields: [
+              { name: "key", type: "string", versions: "0" },
+              { name: "value", type: "string", versions: "0" },
+            ] },
+          ] },
+          { name: "repartitionSourceTopics", type: "[]TopicInfo", versions: "0", fields: [
+            { name: "name", type: "string", versions: "0" },
+            { name: "partitions", type: "int32", versions: "0" },
+            { name: "replicationFactor", type: "int16", versions: "0" },
+            { name: "topicConfigs", type: "[]KeyValue", versions: "0", fields: [
+              { name: "key", type: "string", versions: "0" },
+              { name: "value", type: "string", versions: "0" },
+            ] },
+          ] },
+        ] },
+      ] },
+      { name: "members", type: "[]Member", versions: "0", fields: [
+        { name: "memberId", type: "string", versions: "0" },
+        { name: "memberEpoch", type: "int32", versions: "0" },
+        { name: "instanceId", type: "string", versions: "0", nullableVersions: "0" },
+        { name: "rackId", type: "string", versions: "0", nullableVersions: "0" },
+        { name: "clientId", type: "string", versions: "0" },
+        { name: "clientHost", type: "string", versions: "0" },
+        { name: "topologyEpoch", type: "int32", versions: "0" },
+        { name: "processId", type: "string", versions: "0" },
+        { name: "userEndpoint", type: "Endpoint", versions: "0", nullableVersions: "0", fields: [
+          { name: "host", type: "string", versions: "0" },
+          { name: "port", type: "uint16", versions: "0" },
+        ] },
+        { name: "clientTags", type: "[]KeyValue", versions: "0", fields: [
+          { name: "key", type: "string", versions: "0" },
+          { name: "value", type: "string", versions: "0" },
+        ] },
+        { name: "taskOffsets", type: "[]TaskOffset", versions: "0", fields: [
+          { name: "subtopologyId", type: "string", versions: "0" },
+          { name: "partition", type: "int32", versions: "0" },
+          { name: "offset", type: "int64", versions: "0" },
+        ] },
+        { name: "taskEndOffsets", type: "[]TaskOffset", versions: "0", fields: [
+          { name: "subtopologyId", type: "string", versions: "0" },
+          { name: "partition", type: "int32", versions: "0" },
+          { name: "offset", type: "int64", versions: "0" },
+        ] },
+        { name: "assignment", type: "Assignment", versions: "0", fields: [
+          { name: "activeTasks", type: "[]TaskIds", versions: "0", fields: [
+            { name: "subtopologyId", type: "string", versions: "0" },
+            { name: "partitions", type: "[]int32", versions: "0" },
+          ] },
+          { name: "standbyTasks", type: "[]TaskIds", versions: "0", fields: [
+            { name: "subtopologyId", type: "string", versions: "0" },
+            { name: "partitions", type: "[]int32", versions: "0" },
+          ] },
+          { name: "warmupTasks", type: "[]TaskIds", versions: "0", fields: [
+            { name: "subtopologyId", type: "string", versions: "0" },
+            { name: "partitions", type: "[]int32", versions: "0" },
+          ] },
+        ] },
+        { name: "targetAssignment", type: "Assignment", versions: "0", fields: [
+          { name: "activeTasks", type: "[]TaskIds", versions: "0", fields: [
+            { name: "subtopologyId", type: "string", versions: "0" },
+            { name: "partitions", type: "[]int32", versions: "0" },
+          ] },
+          { name: "standbyTasks", type: "[]TaskIds", versions: "0", fields: [
+            { name: "subtopologyId", type: "string", versions: "0" },
+            { name: "partitions", type: "[]int32", versions: "0" },
+          ] },
+          { name: "warmupTasks", type: "[]TaskIds", versions: "0", fields: [
+            { name: "subtopologyId", type: "string", versions: "0" },
+            { name: "partitions", type: "[]int32", versions: "0" },
+          ] },
+        ] },
+        { name: "isClassic", type: "bool", versions: "0" },
+      ] },
+      { name: "authorizedOperations", type: "int32", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<StreamsGroupDescribeResponse>, version: number): void {
     checkEncodeVersion("StreamsGroupDescribeResponse", version, 0, 0);
     writeStreamsGroupDescribeResponse(w, value, version);

@@ -150,6 +150,15 @@ export const DescribeShareGroupOffsetsRequest: MessageCodec<DescribeShareGroupOf
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groups", type: "[]DescribeShareGroupOffsetsRequestGroup", versions: "0", fields: [
+      { name: "groupId", type: "string", versions: "0" },
+      { name: "topics", type: "[]DescribeShareGroupOffsetsRequestTopic", versions: "0", nullableVersions: "0", fields: [
+        { name: "topicName", type: "string", versions: "0" },
+        { name: "partitions", type: "[]int32", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeShareGroupOffsetsRequest>, version: number): void {
     checkEncodeVersion("DescribeShareGroupOffsetsRequest", version, 0, 0);
     writeDescribeShareGroupOffsetsRequest(w, value, version);
@@ -374,6 +383,25 @@ export const DescribeShareGroupOffsetsResponse: MessageCodec<DescribeShareGroupO
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "groups", type: "[]DescribeShareGroupOffsetsResponseGroup", versions: "0", fields: [
+      { name: "groupId", type: "string", versions: "0" },
+      { name: "topics", type: "[]DescribeShareGroupOffsetsResponseTopic", versions: "0", fields: [
+        { name: "topicName", type: "string", versions: "0" },
+        { name: "topicId", type: "uuid", versions: "0" },
+        { name: "partitions", type: "[]DescribeShareGroupOffsetsResponsePartition", versions: "0", fields: [
+          { name: "partitionIndex", type: "int32", versions: "0" },
+          { name: "startOffset", type: "int64", versions: "0" },
+          { name: "leaderEpoch", type: "int32", versions: "0" },
+          { name: "errorCode", type: "int16", versions: "0" },
+          { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+        ] },
+      ] },
+      { name: "errorCode", type: "int16", versions: "0" },
+      { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DescribeShareGroupOffsetsResponse>, version: number): void {
     checkEncodeVersion("DescribeShareGroupOffsetsResponse", version, 0, 0);
     writeDescribeShareGroupOffsetsResponse(w, value, version);

@@ -147,6 +147,16 @@ export const AlterShareGroupOffsetsRequest: MessageCodec<AlterShareGroupOffsetsR
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]AlterShareGroupOffsetsRequestTopic", versions: "0", fields: [
+      { name: "topicName", type: "string", versions: "0" },
+      { name: "partitions", type: "[]AlterShareGroupOffsetsRequestPartition", versions: "0", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0" },
+        { name: "startOffset", type: "int64", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterShareGroupOffsetsRequest>, version: number): void {
     checkEncodeVersion("AlterShareGroupOffsetsRequest", version, 0, 0);
     writeAlterShareGroupOffsetsRequest(w, value, version);
@@ -317,6 +327,20 @@ export const AlterShareGroupOffsetsResponse: MessageCodec<AlterShareGroupOffsets
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "responses", type: "[]AlterShareGroupOffsetsResponseTopic", versions: "0", fields: [
+      { name: "topicName", type: "string", versions: "0" },
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "partitions", type: "[]AlterShareGroupOffsetsResponsePartition", versions: "0", fields: [
+        { name: "partitionIndex", type: "int32", versions: "0" },
+        { name: "errorCode", type: "int16", versions: "0" },
+        { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<AlterShareGroupOffsetsResponse>, version: number): void {
     checkEncodeVersion("AlterShareGroupOffsetsResponse", version, 0, 0);
     writeAlterShareGroupOffsetsResponse(w, value, version);

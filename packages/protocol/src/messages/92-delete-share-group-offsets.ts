@@ -98,6 +98,12 @@ export const DeleteShareGroupOffsetsRequest: MessageCodec<DeleteShareGroupOffset
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "groupId", type: "string", versions: "0" },
+    { name: "topics", type: "[]DeleteShareGroupOffsetsRequestTopic", versions: "0", fields: [
+      { name: "topicName", type: "string", versions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteShareGroupOffsetsRequest>, version: number): void {
     checkEncodeVersion("DeleteShareGroupOffsetsRequest", version, 0, 0);
     writeDeleteShareGroupOffsetsRequest(w, value, version);
@@ -224,6 +230,17 @@ export const DeleteShareGroupOffsetsResponse: MessageCodec<DeleteShareGroupOffse
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "throttleTimeMs", type: "int32", versions: "0" },
+    { name: "errorCode", type: "int16", versions: "0" },
+    { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    { name: "responses", type: "[]DeleteShareGroupOffsetsResponseTopic", versions: "0", fields: [
+      { name: "topicName", type: "string", versions: "0" },
+      { name: "topicId", type: "uuid", versions: "0" },
+      { name: "errorCode", type: "int16", versions: "0" },
+      { name: "errorMessage", type: "string", versions: "0", nullableVersions: "0" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<DeleteShareGroupOffsetsResponse>, version: number): void {
     checkEncodeVersion("DeleteShareGroupOffsetsResponse", version, 0, 0);
     writeDeleteShareGroupOffsetsResponse(w, value, version);

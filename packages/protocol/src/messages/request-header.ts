@@ -69,6 +69,12 @@ export const RequestHeader: MessageCodec<RequestHeader> = {
   flexibleMin: 2,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "requestApiKey", type: "int16", versions: "0-2" },
+    { name: "requestApiVersion", type: "int16", versions: "0-2" },
+    { name: "correlationId", type: "int32", versions: "0-2" },
+    { name: "clientId", type: "string", versions: "1-2", nullableVersions: "1-2" },
+  ],
   encode(w: Writer, value: Encodable<RequestHeader>, version: number): void {
     checkEncodeVersion("RequestHeader", version, 0, 2);
     writeRequestHeader(w, value, version);

@@ -53,6 +53,9 @@ export const ResponseHeader: MessageCodec<ResponseHeader> = {
   flexibleMin: 1,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "correlationId", type: "int32", versions: "0-1" },
+  ],
   encode(w: Writer, value: Encodable<ResponseHeader>, version: number): void {
     checkEncodeVersion("ResponseHeader", version, 0, 1);
     writeResponseHeader(w, value, version);

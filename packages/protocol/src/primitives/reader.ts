@@ -272,7 +272,8 @@ export class Reader {
 
   /** A known tagged field must consume exactly the bytes its size declared. */
   expectEnd(end: number, field: string): void {
-    if (this.offset !== end) this.fail(field, `tagged field used ${this.offset - end} bytes more than its declared size`);
+    if (this.offset !== end)
+      this.fail(field, `tagged field used ${this.offset - end} bytes more than its declared size`);
   }
 
   /** Keeps an unknown tagged field's bytes for re-encoding (the spec says unknown tags are skipped, not rejected). */
@@ -281,40 +282,5 @@ export class Reader {
     list.push({ tag, data: this.buf.subarray(this.offset, end) });
     this.offset = end;
     return list;
-  }
-
-  /**
-   * Reads the tagged-field section header-by-header and hands each known tag to `onTag`,
-   * which reads the value from a reader bounded to that field's size. Unknown tags are
-   * returned raw. Tags must be strictly ascending, as Kafka writes them.
-   */
-  readTaggedFields(field: string, onTag: ((tag: number, r: Reader) => boolean) | null): RawTaggedField[] | undefined {
-    const count = this.readUVarint(`${field}._tagged`);
-    if (count === 0) return undefined;
-    if (count > this.remaining) this.fail(field, `tagged field count ${count} exceeds the bytes left`);
-    let unknown: RawTaggedField[] | undefined;
-    let last = -1;
-    for (let i = 0; i < count; i++) {
-      const tag = this.readUVarint(`${field}._tagged`);
-      if (tag <= last) this.fail(field, `tagged field ${tag} out of order after ${last}`);
-      last = tag;
-      const size = this.readUVarint(`${field}._tagged[${tag}]`);
-      this.need(size, `${field}._tagged[${tag}]`);
-      const fieldEnd = this.offset + size;
-      if (onTag !== null) {
-        const sub = new Reader(this.buf, this.offset, fieldEnd);
-        if (onTag(tag, sub)) {
-          if (sub.offset !== fieldEnd) {
-            this.fail(field, `tagged field ${tag} declared ${size} bytes but used ${sub.offset - this.offset}`);
-          }
-          this.offset = fieldEnd;
-          continue;
-        }
-      }
-      if (unknown === undefined) unknown = [];
-      unknown.push({ tag, data: this.buf.subarray(this.offset, fieldEnd) });
-      this.offset = fieldEnd;
-    }
-    return unknown;
   }
 }

@@ -84,6 +84,13 @@ export const ConsumerProtocolAssignment: MessageCodec<ConsumerProtocolAssignment
   flexibleMin: null,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "assignedPartitions", type: "[]TopicPartition", versions: "0-3", fields: [
+      { name: "topic", type: "string", versions: "0-3" },
+      { name: "partitions", type: "[]int32", versions: "0-3" },
+    ] },
+    { name: "userData", type: "bytes", versions: "0-3", nullableVersions: "0-3" },
+  ],
   encode(w: Writer, value: Encodable<ConsumerProtocolAssignment>, version: number): void {
     checkEncodeVersion("ConsumerProtocolAssignment", version, 0, 3);
     writeConsumerProtocolAssignment(w, value, version);

@@ -109,6 +109,16 @@ export const ConsumerProtocolSubscription: MessageCodec<ConsumerProtocolSubscrip
   flexibleMin: null,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "topics", type: "[]string", versions: "0-3" },
+    { name: "userData", type: "bytes", versions: "0-3", nullableVersions: "0-3" },
+    { name: "ownedPartitions", type: "[]TopicPartition", versions: "1-3", fields: [
+      { name: "topic", type: "string", versions: "1-3" },
+      { name: "partitions", type: "[]int32", versions: "1-3" },
+    ] },
+    { name: "generationId", type: "int32", versions: "2-3" },
+    { name: "rackId", type: "string", versions: "3", nullableVersions: "3" },
+  ],
   encode(w: Writer, value: Encodable<ConsumerProtocolSubscription>, version: number): void {
     checkEncodeVersion("ConsumerProtocolSubscription", version, 0, 3);
     writeConsumerProtocolSubscription(w, value, version);

@@ -63,6 +63,11 @@ export const DefaultPrincipalData: MessageCodec<DefaultPrincipalData> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "type", type: "string", versions: "0" },
+    { name: "name", type: "string", versions: "0" },
+    { name: "tokenAuthenticated", type: "bool", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<DefaultPrincipalData>, version: number): void {
     checkEncodeVersion("DefaultPrincipalData", version, 0, 0);
     writeDefaultPrincipalData(w, value, version);

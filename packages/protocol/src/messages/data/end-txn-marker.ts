@@ -40,6 +40,9 @@ export const EndTxnMarker: MessageCodec<EndTxnMarker> = {
   flexibleMin: null,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "coordinatorEpoch", type: "int32", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<EndTxnMarker>, version: number): void {
     checkEncodeVersion("EndTxnMarker", version, 0, 0);
     writeEndTxnMarker(w, value, version);

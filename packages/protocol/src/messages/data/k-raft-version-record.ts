@@ -58,6 +58,10 @@ export const KRaftVersionRecord: MessageCodec<KRaftVersionRecord> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "version", type: "int16", versions: "0" },
+    { name: "kRaftVersion", type: "int16", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<KRaftVersionRecord>, version: number): void {
     checkEncodeVersion("KRaftVersionRecord", version, 0, 0);
     writeKRaftVersionRecord(w, value, version);

@@ -113,6 +113,18 @@ export const LeaderChangeMessage: MessageCodec<LeaderChangeMessage> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "version", type: "int16", versions: "0-1" },
+    { name: "leaderId", type: "int32", versions: "0-1" },
+    { name: "voters", type: "[]Voter", versions: "0-1", fields: [
+      { name: "voterId", type: "int32", versions: "0-1" },
+      { name: "voterDirectoryId", type: "uuid", versions: "1" },
+    ] },
+    { name: "grantingVoters", type: "[]Voter", versions: "0-1", fields: [
+      { name: "voterId", type: "int32", versions: "0-1" },
+      { name: "voterDirectoryId", type: "uuid", versions: "1" },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<LeaderChangeMessage>, version: number): void {
     checkEncodeVersion("LeaderChangeMessage", version, 0, 1);
     writeLeaderChangeMessage(w, value, version);

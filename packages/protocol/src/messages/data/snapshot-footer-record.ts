@@ -53,6 +53,9 @@ export const SnapshotFooterRecord: MessageCodec<SnapshotFooterRecord> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "version", type: "int16", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<SnapshotFooterRecord>, version: number): void {
     checkEncodeVersion("SnapshotFooterRecord", version, 0, 0);
     writeSnapshotFooterRecord(w, value, version);

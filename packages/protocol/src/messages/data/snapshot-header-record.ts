@@ -58,6 +58,10 @@ export const SnapshotHeaderRecord: MessageCodec<SnapshotHeaderRecord> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "version", type: "int16", versions: "0" },
+    { name: "lastContainedLogTimestamp", type: "int64", versions: "0" },
+  ],
   encode(w: Writer, value: Encodable<SnapshotHeaderRecord>, version: number): void {
     checkEncodeVersion("SnapshotHeaderRecord", version, 0, 0);
     writeSnapshotHeaderRecord(w, value, version);

@@ -205,6 +205,22 @@ export const VotersRecord: MessageCodec<VotersRecord> = {
   flexibleMin: 0,
   deprecatedVersions: [],
   latestVersionUnstable: false,
+  schema: [
+    { name: "version", type: "int16", versions: "0" },
+    { name: "voters", type: "[]Voter", versions: "0", fields: [
+      { name: "voterId", type: "int32", versions: "0" },
+      { name: "voterDirectoryId", type: "uuid", versions: "0" },
+      { name: "endpoints", type: "[]Endpoint", versions: "0", fields: [
+        { name: "name", type: "string", versions: "0" },
+        { name: "host", type: "string", versions: "0" },
+        { name: "port", type: "uint16", versions: "0" },
+      ] },
+      { name: "kRaftVersionFeature", type: "KRaftVersionFeature", versions: "0", fields: [
+        { name: "minSupportedVersion", type: "int16", versions: "0" },
+        { name: "maxSupportedVersion", type: "int16", versions: "0" },
+      ] },
+    ] },
+  ],
   encode(w: Writer, value: Encodable<VotersRecord>, version: number): void {
     checkEncodeVersion("VotersRecord", version, 0, 0);
     writeVotersRecord(w, value, version);

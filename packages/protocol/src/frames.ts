@@ -74,10 +74,17 @@ export function encodeRequestFrame<Req>(
 ): Buffer {
   const w = new Writer();
   w.writeInt32(0);
+  const headerVersion = requestHeaderVersion(api.apiKey, apiVersion);
   RequestHeader.encode(
     w,
-    { requestApiKey: api.apiKey, requestApiVersion: apiVersion, correlationId, clientId },
-    requestHeaderVersion(api.apiKey, apiVersion),
+    // Header v0 (ControlledShutdown v0) has no client id.
+    {
+      requestApiKey: api.apiKey,
+      requestApiVersion: apiVersion,
+      correlationId,
+      clientId: headerVersion >= 1 ? clientId : undefined,
+    },
+    headerVersion,
   );
   api.request.encode(w, body, apiVersion);
   return withSizePrefix(w);

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`), and what .ci/run calls: installs everything the tests
+# need on a fresh clone, then type-checks, lints and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+npx biome ci .
+
+mapfile -t TESTS < <(find packages apps scripts tests bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+echo "running ${#TESTS[@]} test files"
+# samsa-source resolves workspace packages to their TypeScript sources, so tests need no build.
+node --conditions=samsa-source --import tsx --test --test-reporter=spec --test-concurrency=2 "${TESTS[@]}"

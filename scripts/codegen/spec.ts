@@ -299,12 +299,19 @@ export function mergeMessage(entries: { label: string; msg: SpecMessage }[]): Me
 
 /** Loads every release directory under `root` (e.g. 3.9.1, 4.1.1) and merges each message across them. */
 export function loadMergedSpecs(root: string, releases: string[]): Message[] {
-  const byRelease = releases.map((label) => ({ label, msgs: loadSpecDir(join(root, label)) }));
-  const names = new Set<string>();
-  for (const r of byRelease) for (const n of r.msgs.keys()) names.add(n);
-  return [...names]
-    .sort()
-    .map((name) =>
-      mergeMessage(byRelease.flatMap((r) => (r.msgs.has(name) ? [{ label: r.label, msg: r.msgs.get(name)! }] : []))),
-    );
+  // An API is identified by its key, not its name: Kafka 4 renamed key 74
+  // (ListClientMetricsResources -> ListConfigResources); headers and data schemas go by name.
+  const identity = (m: SpecMessage) =>
+    m.apiKey !== undefined && (m.type === "request" || m.type === "response") ? `${m.type}:${m.apiKey}` : m.name;
+  const groups = new Map<string, { label: string; msg: SpecMessage }[]>();
+  for (const label of releases) {
+    for (const msg of loadSpecDir(join(root, label)).values()) {
+      const id = identity(msg);
+      const list = groups.get(id) ?? [];
+      list.push({ label, msg });
+      groups.set(id, list);
+    }
+  }
+  const merged = [...groups.values()].map((entries) => mergeMessage(entries));
+  return merged.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

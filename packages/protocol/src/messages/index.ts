@@ -75,7 +75,6 @@ import { ControllerRegistrationApi } from "./70-controller-registration.js";
 import { GetTelemetrySubscriptionsApi } from "./71-get-telemetry-subscriptions.js";
 import { PushTelemetryApi } from "./72-push-telemetry.js";
 import { AssignReplicasToDirsApi } from "./73-assign-replicas-to-dirs.js";
-import { ListClientMetricsResourcesApi } from "./74-list-client-metrics-resources.js";
 import { ListConfigResourcesApi } from "./74-list-config-resources.js";
 import { DescribeTopicPartitionsApi } from "./75-describe-topic-partitions.js";
 import { ShareGroupHeartbeatApi } from "./76-share-group-heartbeat.js";
@@ -170,7 +169,6 @@ export * from "./70-controller-registration.js";
 export * from "./71-get-telemetry-subscriptions.js";
 export * from "./72-push-telemetry.js";
 export * from "./73-assign-replicas-to-dirs.js";
-export * from "./74-list-client-metrics-resources.js";
 export * from "./74-list-config-resources.js";
 export * from "./75-describe-topic-partitions.js";
 export * from "./76-share-group-heartbeat.js";
@@ -278,7 +276,6 @@ export const ApiKey = {
   GetTelemetrySubscriptions: 71,
   PushTelemetry: 72,
   AssignReplicasToDirs: 73,
-  ListClientMetricsResources: 74,
   ListConfigResources: 74,
   DescribeTopicPartitions: 75,
   ShareGroupHeartbeat: 76,
@@ -301,7 +298,7 @@ export const ApiKey = {
 } as const;
 
 /** Every API, ordered by key. */
-export const APIS: readonly ApiDescriptor[] = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, LeaderAndIsrApi, StopReplicaApi, UpdateMetadataApi, ControlledShutdownApi, OffsetCommitApi, OffsetFetchApi, FindCoordinatorApi, JoinGroupApi, HeartbeatApi, LeaveGroupApi, SyncGroupApi, DescribeGroupsApi, ListGroupsApi, SaslHandshakeApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, DeleteRecordsApi, InitProducerIdApi, OffsetForLeaderEpochApi, AddPartitionsToTxnApi, AddOffsetsToTxnApi, EndTxnApi, WriteTxnMarkersApi, TxnOffsetCommitApi, DescribeAclsApi, CreateAclsApi, DeleteAclsApi, DescribeConfigsApi, AlterConfigsApi, AlterReplicaLogDirsApi, DescribeLogDirsApi, SaslAuthenticateApi, CreatePartitionsApi, CreateDelegationTokenApi, RenewDelegationTokenApi, ExpireDelegationTokenApi, DescribeDelegationTokenApi, DeleteGroupsApi, ElectLeadersApi, IncrementalAlterConfigsApi, AlterPartitionReassignmentsApi, ListPartitionReassignmentsApi, OffsetDeleteApi, DescribeClientQuotasApi, AlterClientQuotasApi, DescribeUserScramCredentialsApi, AlterUserScramCredentialsApi, VoteApi, BeginQuorumEpochApi, EndQuorumEpochApi, DescribeQuorumApi, AlterPartitionApi, UpdateFeaturesApi, EnvelopeApi, FetchSnapshotApi, DescribeClusterApi, DescribeProducersApi, BrokerRegistrationApi, BrokerHeartbeatApi, UnregisterBrokerApi, DescribeTransactionsApi, ListTransactionsApi, AllocateProducerIdsApi, ConsumerGroupHeartbeatApi, ConsumerGroupDescribeApi, ControllerRegistrationApi, GetTelemetrySubscriptionsApi, PushTelemetryApi, AssignReplicasToDirsApi, ListClientMetricsResourcesApi, ListConfigResourcesApi, DescribeTopicPartitionsApi, ShareGroupHeartbeatApi, ShareGroupDescribeApi, ShareFetchApi, ShareAcknowledgeApi, AddRaftVoterApi, RemoveRaftVoterApi, UpdateRaftVoterApi, InitializeShareGroupStateApi, ReadShareGroupStateApi, WriteShareGroupStateApi, DeleteShareGroupStateApi, ReadShareGroupStateSummaryApi, StreamsGroupHeartbeatApi, StreamsGroupDescribeApi, DescribeShareGroupOffsetsApi, AlterShareGroupOffsetsApi, DeleteShareGroupOffsetsApi];
+export const APIS: readonly ApiDescriptor[] = [ProduceApi, FetchApi, ListOffsetsApi, MetadataApi, LeaderAndIsrApi, StopReplicaApi, UpdateMetadataApi, ControlledShutdownApi, OffsetCommitApi, OffsetFetchApi, FindCoordinatorApi, JoinGroupApi, HeartbeatApi, LeaveGroupApi, SyncGroupApi, DescribeGroupsApi, ListGroupsApi, SaslHandshakeApi, ApiVersionsApi, CreateTopicsApi, DeleteTopicsApi, DeleteRecordsApi, InitProducerIdApi, OffsetForLeaderEpochApi, AddPartitionsToTxnApi, AddOffsetsToTxnApi, EndTxnApi, WriteTxnMarkersApi, TxnOffsetCommitApi, DescribeAclsApi, CreateAclsApi, DeleteAclsApi, DescribeConfigsApi, AlterConfigsApi, AlterReplicaLogDirsApi, DescribeLogDirsApi, SaslAuthenticateApi, CreatePartitionsApi, CreateDelegationTokenApi, RenewDelegationTokenApi, ExpireDelegationTokenApi, DescribeDelegationTokenApi, DeleteGroupsApi, ElectLeadersApi, IncrementalAlterConfigsApi, AlterPartitionReassignmentsApi, ListPartitionReassignmentsApi, OffsetDeleteApi, DescribeClientQuotasApi, AlterClientQuotasApi, DescribeUserScramCredentialsApi, AlterUserScramCredentialsApi, VoteApi, BeginQuorumEpochApi, EndQuorumEpochApi, DescribeQuorumApi, AlterPartitionApi, UpdateFeaturesApi, EnvelopeApi, FetchSnapshotApi, DescribeClusterApi, DescribeProducersApi, BrokerRegistrationApi, BrokerHeartbeatApi, UnregisterBrokerApi, DescribeTransactionsApi, ListTransactionsApi, AllocateProducerIdsApi, ConsumerGroupHeartbeatApi, ConsumerGroupDescribeApi, ControllerRegistrationApi, GetTelemetrySubscriptionsApi, PushTelemetryApi, AssignReplicasToDirsApi, ListConfigResourcesApi, DescribeTopicPartitionsApi, ShareGroupHeartbeatApi, ShareGroupDescribeApi, ShareFetchApi, ShareAcknowledgeApi, AddRaftVoterApi, RemoveRaftVoterApi, UpdateRaftVoterApi, InitializeShareGroupStateApi, ReadShareGroupStateApi, WriteShareGroupStateApi, DeleteShareGroupStateApi, ReadShareGroupStateSummaryApi, StreamsGroupHeartbeatApi, StreamsGroupDescribeApi, DescribeShareGroupOffsetsApi, AlterShareGroupOffsetsApi, DeleteShareGroupOffsetsApi];
 
 const BY_KEY: (ApiDescriptor | undefined)[] = [];
 for (const api of APIS) BY_KEY[api.apiKey] = api;

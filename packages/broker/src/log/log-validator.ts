@@ -1,0 +1,80 @@
+/**
+ * The checks an append makes before anything is written (the shallow part of Kafka's
+ * LogValidator): every batch is a whole magic-2 batch with a valid CRC, no batch is larger than
+ * `max.message.bytes`, the append fits in a segment. A bad batch must never reach the file:
+ * recovery would stop at it and drop everything acknowledged after it.
+ *
+ * Per-record validation (compressed payloads, timestamps against message.timestamp.*, producer
+ * sequences) belongs to the produce handler and the producer state, later.
+ */
+import type { LogConfig } from "./config.js";
+import { CorruptRecordError, InvalidRecordError, MessageTooLargeError, RecordBatchTooLargeError } from "./errors.js";
+import { LOG_OVERHEAD, readBatchHeader, verifyBatchCrc } from "./records.js";
+
+export interface ValidatedBatch {
+  position: number;
+  sizeInBytes: number;
+  baseOffset: bigint;
+  lastOffsetDelta: number;
+  recordCount: number;
+  maxTimestamp: bigint;
+  partitionLeaderEpoch: number;
+}
+
+export interface ValidatedRecords {
+  batches: ValidatedBatch[];
+  recordCount: number;
+}
+
+/**
+ * `assignOffsets` (a leader append): the log will set the offsets, so each batch must describe
+ * exactly recordCount consecutive offsets. Without it (a follower append) the offsets are kept
+ * and the caller checks they follow the log end offset.
+ */
+export function validateRecords(
+  records: Buffer,
+  config: Pick<LogConfig, "maxMessageBytes" | "segmentBytes">,
+  assignOffsets: boolean,
+): ValidatedRecords {
+  if (records.length === 0) throw new InvalidRecordError("an append needs at least one record batch");
+  if (records.length > config.segmentBytes)
+    throw new RecordBatchTooLargeError(
+      `an append of ${records.length} bytes does not fit in a segment (segment.bytes = ${config.segmentBytes})`,
+    );
+  const batches: ValidatedBatch[] = [];
+  let recordCount = 0;
+  let pos = 0;
+  while (pos < records.length) {
+    if (records.length - pos < LOG_OVERHEAD)
+      throw new CorruptRecordError(`${records.length - pos} trailing bytes are not a record batch`);
+    const sizeInBytes = LOG_OVERHEAD + records.readInt32BE(pos + 8);
+    if (sizeInBytes > config.maxMessageBytes)
+      throw new MessageTooLargeError(
+        `a record batch of ${sizeInBytes} bytes exceeds max.message.bytes = ${config.maxMessageBytes}`,
+      );
+    let header: ReturnType<typeof readBatchHeader>;
+    try {
+      header = readBatchHeader(records, pos);
+    } catch (e) {
+      throw new CorruptRecordError(`invalid record batch at byte ${pos}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!verifyBatchCrc(records, pos)) throw new CorruptRecordError(`record batch at byte ${pos} fails its CRC`);
+    if (header.lastOffsetDelta < 0) throw new InvalidRecordError(`negative lastOffsetDelta at byte ${pos}`);
+    if (assignOffsets && (header.recordCount < 1 || header.lastOffsetDelta !== header.recordCount - 1))
+      throw new InvalidRecordError(
+        `record batch at byte ${pos} has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}`,
+      );
+    batches.push({
+      position: pos,
+      sizeInBytes,
+      baseOffset: header.baseOffset,
+      lastOffsetDelta: header.lastOffsetDelta,
+      recordCount: header.recordCount,
+      maxTimestamp: header.maxTimestamp,
+      partitionLeaderEpoch: header.partitionLeaderEpoch,
+    });
+    recordCount += header.recordCount;
+    pos += sizeInBytes;
+  }
+  return { batches, recordCount };
+}

@@ -1,0 +1,603 @@
+/**
+ * The log of one partition (Kafka's UnifiedLog over LocalLog): a directory `<topic>-<partition>/`
+ * of segments, the leader-epoch cache, and the offsets that describe them (log start offset, log
+ * end offset, recovery point).
+ *
+ * Appends: validated outside the lock, then one at a time through a queue (the partition's
+ * append lock): assign offsets by patching base offset and leader epoch in place, roll if needed,
+ * one positional write, update the indexes, move the log end offset. An append resolves when
+ * write() has returned: the bytes are in the OS page cache and survive a process crash. Whether
+ * they also survive power loss is `flush.messages` / `flush.ms` (docs/operations.md):
+ * when an append must be fsynced before it is acknowledged, it waits for a flush covering its
+ * offsets, and all appends written while one fsync runs share the next one (group commit), while
+ * the queue keeps writing.
+ *
+ * Failures: a write that fails (ENOSPC, EDQUOT, EFBIG) is cut back off the file and the append
+ * fails with KAFKA_STORAGE_ERROR; nothing acknowledged is touched and the partition stays online.
+ * A failed fsync, a failed cut, or an I/O error anywhere else takes the partition offline: from
+ * then on every operation answers KAFKA_STORAGE_ERROR (after a failed fsync the page cache can no
+ * longer be trusted to match the disk), and only this partition is affected.
+ *
+ * Hooks for later work: `logStartOffset` moves with maybeIncrementLogStartOffset (DeleteRecords,
+ * retention), segments are removable from the front (LogSegments.remove + deleteFiles), and
+ * producer state snapshots / the transaction index hang off roll() and recovery.
+ */
+import fsp from "node:fs/promises";
+import pino, { type Logger } from "pino";
+import { type Clock, type LogConfig, logConfig, SYSTEM_CLOCK } from "./config.js";
+import { KafkaStorageError, OffsetOutOfRangeError } from "./errors.js";
+import { type TopicPartition, topicPartitionKey } from "./file-names.js";
+import { errnoCode, type FileSystem, nodeFileSystem, syncDir } from "./file-system.js";
+import type { LeaderEpochFileCache } from "./leader-epoch-cache.js";
+import { loadLog } from "./log-loader.js";
+import { type AppendedBatch, LogSegment, type SegmentContext } from "./log-segment.js";
+import { LogSegments } from "./log-segments.js";
+import { validateRecords } from "./log-validator.js";
+import {
+  type AppendOptions,
+  EARLIEST_TIMESTAMP,
+  type FetchDataInfo,
+  LATEST_TIMESTAMP,
+  type LogAppendInfo,
+  MAX_TIMESTAMP,
+  type PartitionLog,
+  type ReadOptions,
+} from "./partition-log.js";
+import { setBaseOffset, setPartitionLeaderEpoch } from "./records.js";
+import { NO_TIMESTAMP, type TimestampOffset } from "./time-index.js";
+
+/** Write errors after which the file is cut back and the partition stays online: the disk is full, not broken. */
+const RECOVERABLE_WRITE_ERRORS = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
+export interface LogOptions {
+  /** The partition directory, `<log.dir>/<topic>-<partition>`. */
+  dir: string;
+  topicPartition: TopicPartition;
+  config?: Partial<LogConfig>;
+  time?: Clock;
+  logger?: Logger;
+  fs?: FileSystem;
+  /** From recovery-point-offset-checkpoint; unknown means 0: scan everything after an unclean stop. */
+  recoveryPoint?: bigint;
+  /** From log-start-offset-checkpoint. */
+  logStartOffset?: bigint;
+  /** The log dir's clean shutdown marker was present: skip recovery. */
+  hadCleanShutdown?: boolean;
+  /** Called once when the partition goes offline (the LogManager records it). */
+  onOffline?: (log: Log, error: Error) => void;
+  /** Random source for segment.jitter.ms (tests pass a seeded one). */
+  random?: () => number;
+}
+
+export class Log implements PartitionLog {
+  readonly topicPartition: TopicPartition;
+  readonly dir: string;
+  readonly config: LogConfig;
+  private readonly time: Clock;
+  private readonly logger: Logger;
+  private readonly random: () => number;
+  private readonly onOffline: ((log: Log, error: Error) => void) | undefined;
+
+  private segments: LogSegments;
+  private segmentContext: SegmentContext | null;
+  private leaderEpochCacheValue: LeaderEpochFileCache | null;
+  private nextOffset: bigint;
+  private logStartOffsetValue: bigint;
+  private recoveryPointValue: bigint;
+  private lastFlushMs: number;
+
+  private appendChain: Promise<unknown> = Promise.resolve();
+  private flushing: Promise<void> | null = null;
+  /** Set while segments are being removed (truncation): no flush may start, it would touch closed files. */
+  private flushBarrier: Promise<void> | null = null;
+  /** A segment was created since the last flush: the directory entry needs an fsync too. */
+  private dirNeedsSync = false;
+  private offlineError: Error | null = null;
+  private closed = false;
+
+  private constructor(
+    opts: LogOptions,
+    config: LogConfig,
+    loaded: {
+      segments: LogSegments;
+      segmentContext: SegmentContext | null;
+      leaderEpochCache: LeaderEpochFileCache | null;
+      nextOffset: bigint;
+      logStartOffset: bigint;
+      recoveryPoint: bigint;
+    },
+  ) {
+    this.topicPartition = opts.topicPartition;
+    this.dir = opts.dir;
+    this.config = config;
+    this.time = opts.time ?? SYSTEM_CLOCK;
+    this.logger = (opts.logger ?? pino({ level: "silent" })).child({
+      partition: topicPartitionKey(opts.topicPartition),
+    });
+    this.random = opts.random ?? Math.random;
+    this.onOffline = opts.onOffline;
+    this.segments = loaded.segments;
+    this.segmentContext = loaded.segmentContext;
+    this.leaderEpochCacheValue = loaded.leaderEpochCache;
+    this.nextOffset = loaded.nextOffset;
+    this.logStartOffsetValue = loaded.logStartOffset;
+    this.recoveryPointValue = loaded.recoveryPoint;
+    this.lastFlushMs = this.time.nowMs();
+  }
+
+  /** Opens (creating if needed) the partition directory, recovering it after an unclean stop. */
+  static async open(opts: LogOptions): Promise<Log> {
+    const config = logConfig(opts.config);
+    const logger = (opts.logger ?? pino({ level: "silent" })).child({
+      partition: topicPartitionKey(opts.topicPartition),
+    });
+    const started = Date.now();
+    const loaded = await loadLog({
+      dir: opts.dir,
+      config,
+      fs: opts.fs ?? nodeFileSystem,
+      time: opts.time ?? SYSTEM_CLOCK,
+      logger,
+      recoveryPoint: opts.recoveryPoint ?? 0n,
+      logStartOffset: opts.logStartOffset,
+      hadCleanShutdown: opts.hadCleanShutdown ?? false,
+    });
+    logger.debug(
+      {
+        segments: loaded.segments.size,
+        logEndOffset: loaded.nextOffset.toString(),
+        recoveredSegments: loaded.recoveredSegments,
+        truncatedBytes: loaded.truncatedBytes,
+        ms: Date.now() - started,
+      },
+      "log loaded",
+    );
+    return new Log(opts, config, loaded);
+  }
+
+  /** A partition whose directory could not be loaded: every operation answers KAFKA_STORAGE_ERROR. */
+  static offline(opts: LogOptions, error: Error): Log {
+    const log = new Log(opts, logConfig(opts.config), {
+      segments: new LogSegments(),
+      segmentContext: null,
+      leaderEpochCache: null,
+      nextOffset: 0n,
+      logStartOffset: 0n,
+      recoveryPoint: 0n,
+    });
+    log.offlineError = error;
+    return log;
+  }
+
+  get logStartOffset(): bigint {
+    return this.logStartOffsetValue;
+  }
+
+  get logEndOffset(): bigint {
+    return this.nextOffset;
+  }
+
+  get recoveryPoint(): bigint {
+    return this.recoveryPointValue;
+  }
+
+  get isOffline(): boolean {
+    return this.offlineError !== null;
+  }
+
+  /** Why the partition is offline, or null. */
+  get offlineReason(): Error | null {
+    return this.offlineError;
+  }
+
+  get leaderEpochCache(): LeaderEpochFileCache {
+    this.checkOnline();
+    return this.leaderEpochCacheValue!;
+  }
+
+  segmentBaseOffsets(): bigint[] {
+    return this.segments.baseOffsets();
+  }
+
+  /** The segments (read-only view, for tools and tests). */
+  logSegments(): readonly LogSegment[] {
+    return this.segments.all();
+  }
+
+  /** Total bytes of all segments. */
+  get size(): number {
+    return this.segments.all().reduce((n, s) => n + s.size, 0);
+  }
+
+  private checkOnline(): void {
+    if (this.offlineError)
+      throw new KafkaStorageError(
+        `partition ${topicPartitionKey(this.topicPartition)} is offline: ${this.offlineError.message}`,
+        { cause: this.offlineError },
+      );
+    if (this.closed) throw new KafkaStorageError(`partition ${topicPartitionKey(this.topicPartition)} is closed`);
+  }
+
+  /** Takes the partition offline after an I/O error; returns the error to throw. */
+  private fail(what: string, error: unknown): KafkaStorageError {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (!this.offlineError) {
+      this.offlineError = err;
+      this.logger.error({ err, what, dir: this.dir }, "partition taken offline after an I/O error");
+      this.onOffline?.(this, err);
+    }
+    return new KafkaStorageError(`${what} failed on ${topicPartitionKey(this.topicPartition)}: ${err.message}`, {
+      cause: err,
+    });
+  }
+
+  /** Runs `fn` after every earlier append/roll/truncate has finished: the partition's append lock. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.appendChain.then(fn);
+    this.appendChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  // ---- append ----
+
+  async append(records: Buffer, opts: AppendOptions = {}): Promise<LogAppendInfo> {
+    this.checkOnline();
+    const validated = validateRecords(records, this.config, true);
+    const info = await this.enqueue(() => this.appendLocked(records, validated.batches, validated.recordCount, opts));
+    await this.maybeFlushAfterAppend(info.lastOffset + 1n);
+    return info;
+  }
+
+  private async appendLocked(
+    records: Buffer,
+    validated: ReturnType<typeof validateRecords>["batches"],
+    recordCount: number,
+    opts: AppendOptions,
+  ): Promise<LogAppendInfo> {
+    this.checkOnline();
+    const firstOffset = this.nextOffset;
+    let offset = firstOffset;
+    let maxTimestamp = NO_TIMESTAMP;
+    let offsetOfMaxTimestamp = firstOffset;
+    const batches: AppendedBatch[] = [];
+    const epochs: { epoch: number; startOffset: bigint }[] = [];
+    for (const b of validated) {
+      setBaseOffset(records, b.position, offset);
+      const epoch = opts.leaderEpoch ?? b.partitionLeaderEpoch;
+      if (opts.leaderEpoch !== undefined) setPartitionLeaderEpoch(records, b.position, opts.leaderEpoch);
+      if (epoch >= 0) epochs.push({ epoch, startOffset: offset });
+      const lastOffset = offset + BigInt(b.lastOffsetDelta);
+      batches.push({ position: b.position, sizeInBytes: b.sizeInBytes, lastOffset, maxTimestamp: b.maxTimestamp });
+      if (b.maxTimestamp > maxTimestamp) {
+        maxTimestamp = b.maxTimestamp;
+        offsetOfMaxTimestamp = lastOffset;
+      }
+      offset = lastOffset + 1n;
+    }
+    const lastOffset = offset - 1n;
+    const segment = await this.maybeRoll(records.length, maxTimestamp, lastOffset);
+    await this.writeToSegment(segment, records, batches);
+    this.nextOffset = offset;
+    const cache = this.leaderEpochCacheValue!;
+    let epochsChanged = false;
+    for (const e of epochs)
+      if (e.epoch > cache.latestEpoch()) epochsChanged = cache.assign(e.epoch, e.startOffset) || epochsChanged;
+    if (epochsChanged) {
+      try {
+        await cache.flush();
+      } catch (e) {
+        throw this.fail("writing leader-epoch-checkpoint", e);
+      }
+    }
+    return {
+      firstOffset,
+      lastOffset,
+      maxTimestamp,
+      offsetOfMaxTimestamp,
+      recordCount,
+      validBytes: records.length,
+      logStartOffset: this.logStartOffsetValue,
+    };
+  }
+
+  /** One write; on failure the partial bytes are cut off so the file ends at the last acknowledged batch. */
+  private async writeToSegment(segment: LogSegment, records: Buffer, batches: AppendedBatch[]): Promise<void> {
+    const sizeBefore = segment.size;
+    try {
+      await segment.append(records, batches);
+    } catch (writeError) {
+      try {
+        await segment.log.truncateTo(sizeBefore);
+      } catch (truncateError) {
+        this.fail("cutting a failed write off the log", truncateError);
+        throw this.fail("append", writeError);
+      }
+      if (!RECOVERABLE_WRITE_ERRORS.has(errnoCode(writeError) ?? "")) throw this.fail("append", writeError);
+      this.logger.warn({ err: writeError, dir: this.dir }, "append failed, nothing written (disk full?)");
+      throw new KafkaStorageError(
+        `append to ${topicPartitionKey(this.topicPartition)} failed: ${(writeError as Error).message}`,
+        { cause: writeError },
+      );
+    }
+  }
+
+  private async maybeFlushAfterAppend(endOffset: bigint): Promise<void> {
+    const flushMessages = this.config.flushMessages;
+    if (!Number.isFinite(flushMessages)) return;
+    if (endOffset - this.recoveryPointValue >= BigInt(flushMessages)) await this.flushUpTo(endOffset);
+  }
+
+  // ---- roll ----
+
+  private async maybeRoll(messagesSize: number, maxTimestamp: bigint, maxOffset: bigint): Promise<LogSegment> {
+    const active = this.segments.last()!;
+    const reason = active.shouldRoll({
+      nowMs: this.time.nowMs(),
+      segmentBytes: this.config.segmentBytes,
+      segmentMs: this.config.segmentMs,
+      messagesSize,
+      maxTimestampInMessages: maxTimestamp,
+      maxOffsetInMessages: maxOffset,
+    });
+    if (reason === null) return active;
+    this.logger.debug({ reason, activeBaseOffset: active.baseOffset.toString(), size: active.size }, "rolling segment");
+    return this.rollLocked();
+  }
+
+  /** Starts a new segment at the log end offset, the old one is flushed in the background (Kafka's roll). */
+  roll(): Promise<void> {
+    this.checkOnline();
+    return this.enqueue(async () => {
+      this.checkOnline();
+      await this.rollLocked();
+    });
+  }
+
+  private async rollLocked(): Promise<LogSegment> {
+    const active = this.segments.last()!;
+    const newOffset = this.nextOffset;
+    if (active.baseOffset === newOffset && active.size === 0) return active;
+    const jitterMs = this.config.segmentJitterMs > 0 ? Math.floor(this.random() * this.config.segmentJitterMs) : 0;
+    let segment: LogSegment;
+    try {
+      segment = await LogSegment.create(this.segmentContext!, newOffset, Math.min(jitterMs, this.config.segmentMs));
+    } catch (e) {
+      if (RECOVERABLE_WRITE_ERRORS.has(errnoCode(e) ?? ""))
+        throw new KafkaStorageError(`cannot create a new segment: ${(e as Error).message}`, { cause: e });
+      throw this.fail("creating a segment", e);
+    }
+    try {
+      await active.onBecomeInactiveSegment();
+    } catch (e) {
+      await segment.deleteFiles().catch(() => undefined);
+      throw this.fail("closing the active segment", e);
+    }
+    this.segments.add(segment);
+    this.dirNeedsSync = true;
+    // Like Kafka, the rolled segment is fsynced in the background and the recovery point moves past it.
+    this.flushUpTo(newOffset).catch(() => undefined);
+    return segment;
+  }
+
+  // ---- flush ----
+
+  /** fsyncs everything appended so far; concurrent callers share fsyncs. */
+  flush(): Promise<void> {
+    return this.flushUpTo(this.nextOffset);
+  }
+
+  /** fsyncs at least up to `offset` (exclusive) and moves the recovery point there (group commit). */
+  async flushUpTo(offset: bigint): Promise<void> {
+    const target = offset < this.nextOffset ? offset : this.nextOffset;
+    for (;;) {
+      this.checkOnline();
+      if (this.recoveryPointValue >= target) return;
+      if (this.flushBarrier) {
+        await this.flushBarrier;
+        continue;
+      }
+      if (this.flushing) {
+        await this.flushing.catch(() => undefined);
+        continue;
+      }
+      this.flushing = this.doFlush().finally(() => {
+        this.flushing = null;
+      });
+      await this.flushing;
+      if (this.recoveryPointValue >= target) return;
+    }
+  }
+
+  private async doFlush(): Promise<void> {
+    const target = this.nextOffset;
+    const segments = this.segments.range(this.recoveryPointValue, target);
+    try {
+      for (const s of segments) await s.flush();
+      if (this.dirNeedsSync) {
+        this.dirNeedsSync = false;
+        await syncDir(this.dir);
+      }
+    } catch (e) {
+      throw this.fail("flush", e);
+    }
+    if (target > this.recoveryPointValue) this.recoveryPointValue = target;
+    this.lastFlushMs = this.time.nowMs();
+  }
+
+  /** `flush.ms`: flushes when the last flush is older than that (called by the LogManager's scheduler). */
+  async flushIfDue(): Promise<boolean> {
+    if (this.offlineError || this.closed || !Number.isFinite(this.config.flushMs)) return false;
+    if (this.time.nowMs() - this.lastFlushMs < this.config.flushMs) return false;
+    if (this.nextOffset <= this.recoveryPointValue) {
+      this.lastFlushMs = this.time.nowMs();
+      return false;
+    }
+    await this.flush();
+    return true;
+  }
+
+  // ---- read ----
+
+  async read(fetchOffset: bigint, opts: ReadOptions): Promise<FetchDataInfo> {
+    this.checkOnline();
+    const end = this.nextOffset;
+    if (fetchOffset < this.logStartOffsetValue || fetchOffset > end)
+      throw new OffsetOutOfRangeError(
+        `offset ${fetchOffset} is outside [${this.logStartOffsetValue}, ${end}] of ${topicPartitionKey(this.topicPartition)}`,
+      );
+    const maxOffset = opts.maxOffset !== undefined && opts.maxOffset < end ? opts.maxOffset : end;
+    const minOneBatch = opts.minOneBatch ?? true;
+    let segment = this.segments.floorSegment(fetchOffset);
+    try {
+      while (segment && fetchOffset < maxOffset) {
+        const r = await segment.read(fetchOffset, opts.maxBytes, { minOneBatch, maxOffset });
+        if (r !== null)
+          return {
+            fetchOffset,
+            records: r.records,
+            segmentBaseOffset: segment.baseOffset,
+            position: r.position,
+            firstBatchIncomplete: r.records.length === 0 && r.firstBatchBaseOffset < maxOffset,
+          };
+        segment = this.segments.higherSegment(segment.baseOffset);
+      }
+    } catch (e) {
+      if (this.closed || this.offlineError) this.checkOnline();
+      if (segment && !this.segments.all().includes(segment))
+        throw new KafkaStorageError(`segment ${segment.baseOffset} was removed during the read; retry`, { cause: e });
+      throw this.fail("read", e);
+    }
+    const active = this.segments.last()!;
+    return {
+      fetchOffset,
+      records: Buffer.alloc(0),
+      segmentBaseOffset: active.baseOffset,
+      position: active.size,
+      firstBatchIncomplete: false,
+    };
+  }
+
+  async offsetForTimestamp(timestamp: bigint): Promise<TimestampOffset | null> {
+    this.checkOnline();
+    if (timestamp === EARLIEST_TIMESTAMP) return { timestamp: NO_TIMESTAMP, offset: this.logStartOffsetValue };
+    if (timestamp === LATEST_TIMESTAMP) return { timestamp: NO_TIMESTAMP, offset: this.nextOffset };
+    try {
+      if (timestamp === MAX_TIMESTAMP) {
+        let best: TimestampOffset | null = null;
+        for (const s of this.segments.all()) {
+          const m = await s.maxTimestampSoFar();
+          if (m.timestamp >= 0n && (best === null || m.timestamp > best.timestamp)) best = m;
+        }
+        return best;
+      }
+      for (const s of this.segments.all()) {
+        if ((await s.maxTimestampSoFar()).timestamp < timestamp) continue;
+        const found = await s.findOffsetByTimestamp(timestamp, this.logStartOffsetValue);
+        if (found) return found;
+      }
+      return null;
+    } catch (e) {
+      if (this.closed || this.offlineError) this.checkOnline();
+      throw this.fail("timestamp lookup", e);
+    }
+  }
+
+  // ---- offsets that move (hooks for replication and retention) ----
+
+  /**
+   * Removes every batch holding an offset >= `offset` (a follower truncating to the leader's epoch
+   * end). Segments wholly above it are deleted; the epoch cache forgets epochs starting there.
+   */
+  truncateTo(offset: bigint): Promise<void> {
+    this.checkOnline();
+    return this.enqueue(async () => {
+      this.checkOnline();
+      if (offset >= this.nextOffset) return;
+      if (offset < this.logStartOffsetValue) offset = this.logStartOffsetValue;
+      let release = () => {};
+      this.flushBarrier = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      try {
+        while (this.flushing) await this.flushing.catch(() => undefined);
+        const doomed = this.segments.removeFrom(offset + 1n).filter((s) => s.baseOffset > offset);
+        if (this.segments.isEmpty()) {
+          for (const d of doomed) await d.deleteFiles();
+          this.segments.add(await LogSegment.create(this.segmentContext!, offset));
+        } else {
+          for (const d of doomed) await d.deleteFiles();
+          const active = this.segments.last()!;
+          await active.truncateTo(offset);
+          await active.makeActive();
+        }
+        // A batch holding `offset` goes whole, so the end may be below `offset`.
+        this.nextOffset = await this.segments.last()!.readNextOffset();
+        offset = this.nextOffset;
+        if (this.recoveryPointValue > offset) this.recoveryPointValue = offset;
+        this.leaderEpochCacheValue!.truncateFromEnd(offset);
+        await this.leaderEpochCacheValue!.flush();
+      } catch (e) {
+        throw this.fail("truncate", e);
+      } finally {
+        this.flushBarrier = null;
+        release();
+      }
+    });
+  }
+
+  /** Moves the log start offset forward (DeleteRecords, retention); segment deletion is a later step. */
+  async maybeIncrementLogStartOffset(offset: bigint): Promise<void> {
+    this.checkOnline();
+    if (offset <= this.logStartOffsetValue) return;
+    if (offset > this.nextOffset)
+      throw new OffsetOutOfRangeError(`cannot move the log start offset past the log end offset ${this.nextOffset}`);
+    this.logStartOffsetValue = offset;
+    this.leaderEpochCacheValue!.truncateFromStart(offset);
+    try {
+      await this.leaderEpochCacheValue!.flush();
+    } catch (e) {
+      throw this.fail("writing leader-epoch-checkpoint", e);
+    }
+  }
+
+  // ---- close ----
+
+  /**
+   * Clean close: waits for queued appends, fsyncs everything, writes trimmed index files and the
+   * epoch checkpoint. After it the recovery point equals the log end offset.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.appendChain;
+    await this.flushing?.catch(() => undefined);
+    if (this.offlineError) {
+      this.closed = true;
+      await Promise.allSettled(this.segments.all().map((s) => s.closeHandlers()));
+      return;
+    }
+    try {
+      await this.flush();
+      for (const s of this.segments.all()) await s.close();
+      await this.leaderEpochCacheValue!.flush();
+      if (this.dirNeedsSync) await syncDir(this.dir);
+    } catch (e) {
+      const err = this.fail("close", e);
+      await Promise.allSettled(this.segments.all().map((s) => s.closeHandlers()));
+      this.closed = true;
+      throw err;
+    } finally {
+      this.closed = true;
+    }
+  }
+
+  /** Deletes the partition directory (hook for topic deletion): closes without flushing, then removes it. */
+  async delete(): Promise<void> {
+    this.closed = true;
+    await this.appendChain;
+    await Promise.allSettled(this.segments.all().map((s) => s.closeHandlers()));
+    await fsp.rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,1 +1,4 @@
-export {};
+export { Broker, type BrokerStartOptions } from "./broker.js";
+export { BROKER_CONFIG_DEFS, BrokerConfig, parseProperties } from "./config/broker-config.js";
+export { type ConfigDef, ConfigError } from "./config/config-def.js";
+export * from "./log/index.js";

@@ -1,0 +1,224 @@
+/**
+ * The broker configs Samsa honours today, with Kafka's names and defaults. An unknown key is an
+ * error (a typo must not silently fall back to a default).
+ */
+import { readFile } from "node:fs/promises";
+import { type ConfigDef, ConfigError, type ConfigValue, LONG_MAX, parseConfigValue } from "./config-def.js";
+
+const MiB = 1024 * 1024;
+
+export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
+  { name: "node.id", type: "int", default: 0, min: 0, doc: "This broker's id in the cluster." },
+  { name: "log.dirs", type: "string", default: "./samsa-data", doc: "Directory holding the partition logs." },
+  {
+    name: "auto.create.topics.enable",
+    type: "boolean",
+    default: true,
+    doc: "Create a topic when a client asks for its metadata.",
+  },
+  { name: "num.partitions", type: "int", default: 1, min: 1, doc: "Partitions of an automatically created topic." },
+  {
+    name: "default.replication.factor",
+    type: "short",
+    default: 1,
+    min: 1,
+    doc: "Replication factor of automatically created topics.",
+  },
+  { name: "delete.topic.enable", type: "boolean", default: true, doc: "Allow DeleteTopics." },
+  {
+    name: "message.max.bytes",
+    type: "int",
+    default: MiB + 12,
+    min: 0,
+    dynamic: true,
+    doc: "Largest record batch a topic accepts (topic config max.message.bytes).",
+  },
+  {
+    name: "log.segment.bytes",
+    type: "int",
+    default: 1024 * MiB,
+    min: 14,
+    dynamic: true,
+    doc: "Size at which a log segment rolls.",
+  },
+  {
+    name: "log.roll.ms",
+    type: "long",
+    default: null,
+    min: 1,
+    dynamic: true,
+    doc: "Age at which a log segment rolls; overrides log.roll.hours.",
+  },
+  { name: "log.roll.hours", type: "int", default: 168, min: 1, doc: "Age in hours at which a log segment rolls." },
+  {
+    name: "log.index.size.max.bytes",
+    type: "int",
+    default: 10 * MiB,
+    min: 4,
+    dynamic: true,
+    doc: "Maximum size of an offset or time index file.",
+  },
+  {
+    name: "log.index.interval.bytes",
+    type: "int",
+    default: 4096,
+    min: 0,
+    dynamic: true,
+    doc: "Bytes between two offset index entries.",
+  },
+  {
+    name: "log.flush.interval.messages",
+    type: "long",
+    default: LONG_MAX,
+    min: 1,
+    dynamic: true,
+    doc: "fsync after this many unflushed records (1 = before every acknowledgement).",
+  },
+  {
+    name: "log.flush.interval.ms",
+    type: "long",
+    default: null,
+    min: 0,
+    dynamic: true,
+    doc: "fsync when the oldest unflushed data is this old.",
+  },
+  {
+    name: "log.message.timestamp.type",
+    type: "string",
+    default: "CreateTime",
+    oneOf: ["CreateTime", "LogAppendTime"],
+    dynamic: true,
+    doc: "Keep the producer's timestamps or stamp the append time.",
+  },
+  {
+    name: "log.message.timestamp.before.max.ms",
+    type: "long",
+    default: LONG_MAX,
+    min: 0,
+    dynamic: true,
+    doc: "How far in the past a CreateTime timestamp may be.",
+  },
+  {
+    name: "log.message.timestamp.after.max.ms",
+    type: "long",
+    default: 3600000,
+    min: 0,
+    dynamic: true,
+    doc: "How far in the future a CreateTime timestamp may be.",
+  },
+  {
+    name: "num.recovery.threads.per.data.dir",
+    type: "int",
+    default: 1,
+    min: 1,
+    dynamic: true,
+    doc: "Partitions recovered in parallel at start-up.",
+  },
+  {
+    name: "socket.request.max.bytes",
+    type: "int",
+    default: 100 * MiB,
+    min: 1,
+    doc: "Largest request frame; a larger one closes the connection.",
+  },
+  {
+    name: "connections.max.idle.ms",
+    type: "long",
+    default: 600000,
+    min: 1,
+    doc: "Close connections idle for this long.",
+  },
+  {
+    name: "queued.max.requests",
+    type: "int",
+    default: 500,
+    min: 1,
+    doc: "Unanswered requests per connection before reading pauses.",
+  },
+  {
+    name: "queued.max.request.bytes",
+    type: "long",
+    default: -1,
+    min: -1,
+    doc: "Unanswered request bytes per connection before reading pauses (-1: 2 x socket.request.max.bytes).",
+  },
+];
+
+const BY_NAME = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));
+
+export class BrokerConfig {
+  private constructor(private readonly values: Map<string, ConfigValue>) {}
+
+  /** Kafka's properties defaults, overridden by a properties file's text and then by --set pairs. */
+  static from(fileText: string | null, overrides: readonly string[]): BrokerConfig {
+    const values = new Map<string, ConfigValue>();
+    for (const d of BROKER_CONFIG_DEFS) values.set(d.name, d.default);
+    const apply = (key: string, text: string) => {
+      const def = BY_NAME.get(key);
+      if (def === undefined) throw new ConfigError(key, `Unknown config "${key}".`);
+      values.set(key, parseConfigValue(def, text));
+    };
+    if (fileText !== null) for (const [k, v] of parseProperties(fileText)) apply(k, v);
+    for (const pair of overrides) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) throw new ConfigError(pair, `--set expects key=value, not "${pair}".`);
+      apply(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+    return new BrokerConfig(values);
+  }
+
+  static async load(path: string | null, overrides: readonly string[]): Promise<BrokerConfig> {
+    let text: string | null = null;
+    if (path !== null) {
+      try {
+        text = await readFile(path, "utf8");
+      } catch (e) {
+        throw new ConfigError(
+          path,
+          `Cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`,
+        );
+      }
+    }
+    return BrokerConfig.from(text, overrides);
+  }
+
+  get(name: string): ConfigValue {
+    if (!this.values.has(name)) throw new Error(`no broker config ${name}`);
+    return this.values.get(name) ?? null;
+  }
+
+  int(name: string): number {
+    return this.get(name) as number;
+  }
+
+  bool(name: string): boolean {
+    return this.get(name) as boolean;
+  }
+
+  string(name: string): string {
+    return this.get(name) as string;
+  }
+
+  /** Every config with its current value and whether it was set explicitly. */
+  entries(): { def: ConfigDef; value: ConfigValue; isDefault: boolean }[] {
+    return BROKER_CONFIG_DEFS.map((def) => {
+      const value = this.values.get(def.name) ?? null;
+      return { def, value, isDefault: value === def.default };
+    });
+  }
+}
+
+/** Java properties text: `key=value` or `key: value` lines, `#`/`!` comments, trailing `\` continuations. */
+export function parseProperties(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i].trimStart();
+    if (line === "" || line.startsWith("#") || line.startsWith("!")) continue;
+    while (line.endsWith("\\") && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i].trimStart();
+    const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
+    if (m === null) out.push([line.trim(), ""]);
+    else out.push([m[1], m[2].trimEnd()]);
+  }
+  return out;
+}

@@ -1,0 +1,190 @@
+/**
+ * Produce v0-11: validate, then append every partition's batches as the client sent them.
+ *
+ * Appends are enqueued synchronously, before the first await, so pipelined requests on one
+ * connection reach each log in request order (a producer's ordering depends on it).
+ * Produce v0-2 carries legacy message sets; they are converted to one magic-2 batch each, since
+ * the log holds only magic 2 (as Kafka's LogValidator does).
+ * Timestamps are checked at batch level (base and max timestamp) so that compressed batches are
+ * never decompressed on this path; Kafka checks every record.
+ */
+import {
+  type Encodable,
+  ErrorCode,
+  KafkaError,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAGIC_V2,
+  ProduceApi,
+  type ProduceResponse,
+  type ProduceResponsePartitionProduceResponse,
+  readBatchHeader,
+  setMaxTimestampLogAppendTime,
+  upConvertToRecordBatch,
+} from "@samsa/protocol";
+import { RejectedRequestError } from "../request-dispatcher.js";
+import type { Partition } from "../topics/partition.js";
+import { errorCodeOf, errorMessageOf } from "./errors.js";
+import { type BrokerContext, defineHandler } from "./handler.js";
+
+interface PartitionResult {
+  index: number;
+  errorCode: number;
+  errorMessage: string | null;
+  baseOffset: bigint;
+  logAppendTimeMs: bigint;
+  logStartOffset: bigint;
+}
+
+function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResult {
+  return { index, errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+}
+
+/**
+ * Checks and prepares one partition's records for the log; returns the bytes to append.
+ * Throws KafkaError with the code the client expects.
+ */
+function prepareRecords(broker: BrokerContext, records: Buffer, apiVersion: number, nowMs: number): Buffer {
+  if (records.length < LOG_OVERHEAD + 5) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, "Record set is truncated.");
+  const magic = records[MAGIC_OFFSET];
+  let out = records;
+  if (apiVersion <= 2) {
+    if (magic >= MAGIC_V2)
+      throw new KafkaError(ErrorCode.INVALID_RECORD, `Produce v${apiVersion} cannot carry magic ${magic}.`);
+    try {
+      out = upConvertToRecordBatch(records);
+    } catch (e) {
+      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `Legacy message set is invalid: ${(e as Error).message}`);
+    }
+    if (out.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, "Legacy message set holds no message.");
+  } else if (magic !== MAGIC_V2) {
+    throw new KafkaError(
+      ErrorCode.INVALID_RECORD,
+      `Produce v${apiVersion} requires magic 2 record batches, got ${magic}.`,
+    );
+  }
+  const logAppendTime = broker.config.string("log.message.timestamp.type") === "LogAppendTime";
+  const beforeMaxMs = BigInt(
+    Math.min(broker.config.int("log.message.timestamp.before.max.ms"), Number.MAX_SAFE_INTEGER),
+  );
+  const afterMaxMs = BigInt(Math.min(broker.config.int("log.message.timestamp.after.max.ms"), Number.MAX_SAFE_INTEGER));
+  const now = BigInt(nowMs);
+  for (let pos = 0; pos + LOG_OVERHEAD <= out.length; ) {
+    let header: ReturnType<typeof readBatchHeader>;
+    try {
+      header = readBatchHeader(out, pos);
+    } catch (e) {
+      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, (e as Error).message);
+    }
+    if (logAppendTime) {
+      setMaxTimestampLogAppendTime(out, pos, now);
+    } else {
+      for (const ts of [header.baseTimestamp, header.maxTimestamp]) {
+        if (ts >= 0n && (ts < now - beforeMaxMs || ts > now + afterMaxMs)) {
+          throw new KafkaError(
+            ErrorCode.INVALID_TIMESTAMP,
+            `Timestamp ${ts} of the batch at position ${pos} is out of range (log.message.timestamp.before/after.max.ms).`,
+          );
+        }
+      }
+    }
+    pos += LOG_OVERHEAD + header.batchLength;
+  }
+  return out;
+}
+
+async function appendTo(
+  partition: Partition,
+  records: Buffer,
+  logAppendTime: boolean,
+  nowMs: number,
+  broker: BrokerContext,
+): Promise<PartitionResult> {
+  try {
+    const info = await partition.append(records, { leaderEpoch: partition.leaderEpoch });
+    return {
+      index: partition.index,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      baseOffset: info.firstOffset,
+      logAppendTimeMs: logAppendTime ? BigInt(nowMs) : -1n,
+      logStartOffset: info.logStartOffset,
+    };
+  } catch (e) {
+    return failed(partition.index, errorCodeOf(e, broker.log), errorMessageOf(e));
+  }
+}
+
+export const produceHandler = defineHandler({
+  api: ProduceApi,
+  minVersion: 0,
+  maxVersion: 11,
+  async handle(ctx, request): Promise<Encodable<ProduceResponse> | null> {
+    const { broker } = ctx;
+    const version = ctx.header.apiVersion;
+    const nowMs = broker.nowMs();
+    const logAppendTime = broker.config.string("log.message.timestamp.type") === "LogAppendTime";
+    const acks = request.acks;
+    const responses: { name: string; results: (PartitionResult | Promise<PartitionResult>)[] }[] = [];
+    for (const topic of request.topicData) {
+      const results: (PartitionResult | Promise<PartitionResult>)[] = [];
+      const known = broker.topics.get(topic.name);
+      for (const p of topic.partitionData) {
+        if (acks !== 0 && acks !== 1 && acks !== -1) {
+          results.push(failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS));
+          continue;
+        }
+        if (request.transactionalId !== null) {
+          results.push(
+            failed(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "Transactions are not supported yet."),
+          );
+          continue;
+        }
+        const partition = known?.partitions[p.index];
+        if (partition === undefined) {
+          results.push(failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+          continue;
+        }
+        if (p.records === null) {
+          results.push(failed(p.index, ErrorCode.CORRUPT_MESSAGE, "Records are null."));
+          continue;
+        }
+        let records: Buffer;
+        try {
+          records = prepareRecords(broker, p.records, version, nowMs);
+        } catch (e) {
+          results.push(failed(p.index, errorCodeOf(e, broker.log), errorMessageOf(e)));
+          continue;
+        }
+        // Enqueued now, in request order; awaited below.
+        results.push(appendTo(partition, records, logAppendTime, nowMs, broker));
+      }
+      responses.push({ name: topic.name, results });
+    }
+    const settled = await Promise.all(
+      responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.results) })),
+    );
+    if (acks === 0) {
+      // No response is due; an error closes the connection so the client refreshes its metadata (Kafka's way).
+      const error = settled.flatMap((t) => t.partitionResponses).find((p) => p.errorCode !== ErrorCode.NONE);
+      if (error !== undefined) throw new RejectedRequestError(`acks=0 produce failed with error ${error.errorCode}`);
+      return null;
+    }
+    return {
+      responses: settled.map((t) => ({
+        name: t.name,
+        partitionResponses: t.partitionResponses.map(
+          (p): Encodable<ProduceResponsePartitionProduceResponse> => ({
+            index: p.index,
+            errorCode: p.errorCode,
+            baseOffset: p.baseOffset,
+            logAppendTimeMs: p.logAppendTimeMs,
+            logStartOffset: p.logStartOffset,
+            errorMessage: p.errorMessage,
+          }),
+        ),
+      })),
+      throttleTimeMs: 0,
+    };
+  },
+});

@@ -1,0 +1,69 @@
+/**
+ * ListOffsets v0-8: earliest (-2), latest (-1), max timestamp (-3, v7+), earliest local (-4, v8+;
+ * without tiered storage the same as earliest), or the first offset at or after a timestamp.
+ */
+import { type Encodable, ErrorCode, ListOffsetsApi, type ListOffsetsResponse } from "@samsa/protocol";
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from "../log/partition-log.js";
+import { errorCodeOf } from "./errors.js";
+import { defineHandler } from "./handler.js";
+
+const EARLIEST_LOCAL_TIMESTAMP = -4n;
+
+export const listOffsetsHandler = defineHandler({
+  api: ListOffsetsApi,
+  minVersion: 0,
+  maxVersion: 8,
+  async handle(ctx, request): Promise<Encodable<ListOffsetsResponse>> {
+    const { broker } = ctx;
+    const version = ctx.header.apiVersion;
+    const topics = await Promise.all(
+      request.topics.map(async (t) => ({
+        name: t.name,
+        partitions: await Promise.all(
+          t.partitions.map(async (p) => {
+            const base = {
+              partitionIndex: p.partitionIndex,
+              oldStyleOffsets: [] as bigint[],
+              timestamp: -1n,
+              offset: -1n,
+              leaderEpoch: -1,
+            };
+            const partition = broker.topics.partition(t.name, p.partitionIndex);
+            if (partition === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+            if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
+              const code =
+                p.currentLeaderEpoch > partition.leaderEpoch
+                  ? ErrorCode.UNKNOWN_LEADER_EPOCH
+                  : ErrorCode.FENCED_LEADER_EPOCH;
+              return { ...base, errorCode: code };
+            }
+            try {
+              let offset: bigint;
+              let timestamp = -1n;
+              if (p.timestamp === LATEST_TIMESTAMP) offset = partition.highWatermark;
+              else if (p.timestamp === EARLIEST_TIMESTAMP || p.timestamp === EARLIEST_LOCAL_TIMESTAMP)
+                offset = partition.log.logStartOffset;
+              else {
+                const found = await partition.log.offsetForTimestamp(p.timestamp);
+                offset = found?.offset ?? -1n;
+                timestamp = found?.timestamp ?? -1n;
+              }
+              return {
+                ...base,
+                errorCode: ErrorCode.NONE,
+                oldStyleOffsets: version === 0 && offset >= 0n ? [offset] : [],
+                timestamp,
+                offset,
+                // The epoch field exists from v4; earlier versions must carry the default.
+                leaderEpoch: offset >= 0n && version >= 4 ? partition.leaderEpoch : -1,
+              };
+            } catch (e) {
+              return { ...base, errorCode: errorCodeOf(e, broker.log) };
+            }
+          }),
+        ),
+      })),
+    );
+    return { throttleTimeMs: 0, topics };
+  },
+});

@@ -1,0 +1,32 @@
+/**
+ * Every API this broker serves, one handler per file, numbered by API key. ApiVersions is
+ * derived from this list, so an API is advertised exactly when its handler is here.
+ */
+import { produceHandler } from "./00-produce.js";
+import { fetchHandler } from "./01-fetch.js";
+import { listOffsetsHandler } from "./02-list-offsets.js";
+import { metadataHandler } from "./03-metadata.js";
+import { findCoordinatorHandler } from "./10-find-coordinator.js";
+import { apiVersionsHandler } from "./18-api-versions.js";
+import { createTopicsHandler } from "./19-create-topics.js";
+import { deleteTopicsHandler } from "./20-delete-topics.js";
+import { offsetForLeaderEpochHandler } from "./23-offset-for-leader-epoch.js";
+import { describeConfigsHandler } from "./32-describe-configs.js";
+import { createPartitionsHandler } from "./37-create-partitions.js";
+import { describeClusterHandler } from "./60-describe-cluster.js";
+import type { AnyHandler } from "./handler.js";
+
+export const HANDLERS: readonly AnyHandler[] = [
+  produceHandler,
+  fetchHandler,
+  listOffsetsHandler,
+  metadataHandler,
+  findCoordinatorHandler,
+  apiVersionsHandler,
+  createTopicsHandler,
+  deleteTopicsHandler,
+  offsetForLeaderEpochHandler,
+  describeConfigsHandler,
+  createPartitionsHandler,
+  describeClusterHandler,
+];

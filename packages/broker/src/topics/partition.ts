@@ -1,0 +1,38 @@
+/**
+ * One partition as the broker serves it: the log plus what the network layer needs around it —
+ * the high watermark (on a single node, the log end offset of acknowledged appends) and waiters
+ * that a long-polling Fetch parks until an append arrives.
+ */
+import type { Uuid } from "@samsa/protocol";
+import type { Log } from "../log/log.js";
+import type { AppendOptions, LogAppendInfo } from "../log/partition-log.js";
+
+export class Partition {
+  /** Single node: this broker is always the leader; the epoch moves only with a future controller. */
+  readonly leaderEpoch = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    readonly topic: string,
+    readonly index: number,
+    readonly topicId: Uuid,
+    readonly log: Log,
+  ) {}
+
+  /** Offsets below it are visible to consumers: every append the log has completed. */
+  get highWatermark(): bigint {
+    return this.log.logEndOffset;
+  }
+
+  async append(records: Buffer, opts?: AppendOptions): Promise<LogAppendInfo> {
+    const info = await this.log.append(records, opts);
+    if (this.waiters.size > 0) for (const w of [...this.waiters]) w();
+    return info;
+  }
+
+  /** Calls `wake` after each append until the returned function is called. */
+  onAppend(wake: () => void): () => void {
+    this.waiters.add(wake);
+    return () => this.waiters.delete(wake);
+  }
+}

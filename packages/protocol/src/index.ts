@@ -1,5 +1,5 @@
+export * from "./errors.js";
 export * from "./frames.js";
 export * from "./messages/index.js";
 export * from "./primitives/index.js";
 export * from "./records/index.js";
-export * from "./errors.js";

@@ -12,7 +12,7 @@ const SEED = Number(process.env.SAMSA_TEST_SEED ?? Date.now() % 1_000_000);
 const ROUNDS_PER_VERSION = 25;
 
 /** Every generated codec: API requests and responses, headers and data schemas. */
-const CODECS: MessageCodec<unknown>[] = Object.values(messages).filter(isMessageCodec);
+const CODECS: MessageCodec<unknown>[] = (Object.values(messages) as unknown[]).filter(isMessageCodec);
 
 function roundTrip(codec: MessageCodec<unknown>, version: number, rv: RandomValues): void {
   const value = rv.struct(codec.schema, version);

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
+npm run --silent typecheck   # tests, scripts and benchmarks, which the build does not cover
 npx biome ci .
 
 mapfile -t TESTS < <(find packages apps scripts tests bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)

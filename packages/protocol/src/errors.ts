@@ -391,7 +391,7 @@ export function isRetriable(code: number): boolean {
 
 /** A failure that carries the Kafka error code to put on the wire or that came off it. */
 export class KafkaError extends Error {
-  override readonly name = "KafkaError";
+  override readonly name: string = "KafkaError";
   readonly code: number;
   readonly errorName: ErrorCodeName;
   readonly retriable: boolean;

@@ -1,35 +1,11 @@
 /**
- * Typed errors of the log layer. Each carries the Kafka error code a handler puts on the wire, so
- * the produce/fetch handlers map them without knowing the storage internals.
- *
- * The codes are Kafka's (org.apache.kafka.common.protocol.Errors); they are repeated here rather
- * than imported because `@samsa/protocol` does not export its error table from the package root
- * yet. When it does, these classes should extend its `KafkaError`.
+ * Typed errors of the log layer. Each is a KafkaError carrying the code a handler puts on the
+ * wire (and Kafka's retriable flag for it), so handlers map them without knowing storage internals.
  */
-export const STORAGE_ERROR_CODES = {
-  OFFSET_OUT_OF_RANGE: 1,
-  CORRUPT_MESSAGE: 2,
-  MESSAGE_TOO_LARGE: 10,
-  RECORD_LIST_TOO_LARGE: 18,
-  KAFKA_STORAGE_ERROR: 56,
-  INVALID_RECORD: 87,
-} as const;
-
-export type StorageErrorName = keyof typeof STORAGE_ERROR_CODES;
+import { ErrorCode, KafkaError } from "@samsa/protocol";
 
 /** Base class: a log failure with the Kafka error code for the response. */
-export class LogError extends Error {
-  readonly code: number;
-  readonly errorName: StorageErrorName;
-  readonly retriable: boolean;
-
-  constructor(errorName: StorageErrorName, message: string, retriable: boolean, options?: ErrorOptions) {
-    super(message, options);
-    this.errorName = errorName;
-    this.code = STORAGE_ERROR_CODES[errorName];
-    this.retriable = retriable;
-  }
-}
+export class LogError extends KafkaError {}
 
 /**
  * KAFKA_STORAGE_ERROR: the partition's directory failed an I/O (disk full, EIO, unreadable at
@@ -39,7 +15,7 @@ export class LogError extends Error {
 export class KafkaStorageError extends LogError {
   override readonly name = "KafkaStorageError";
   constructor(message: string, options?: ErrorOptions) {
-    super("KAFKA_STORAGE_ERROR", message, true, options);
+    super(ErrorCode.KAFKA_STORAGE_ERROR, message, options);
   }
 }
 
@@ -47,7 +23,7 @@ export class KafkaStorageError extends LogError {
 export class OffsetOutOfRangeError extends LogError {
   override readonly name = "OffsetOutOfRangeError";
   constructor(message: string) {
-    super("OFFSET_OUT_OF_RANGE", message, false);
+    super(ErrorCode.OFFSET_OUT_OF_RANGE, message);
   }
 }
 
@@ -55,7 +31,7 @@ export class OffsetOutOfRangeError extends LogError {
 export class CorruptRecordError extends LogError {
   override readonly name = "CorruptRecordError";
   constructor(message: string, options?: ErrorOptions) {
-    super("CORRUPT_MESSAGE", message, true, options);
+    super(ErrorCode.CORRUPT_MESSAGE, message, options);
   }
 }
 
@@ -63,7 +39,7 @@ export class CorruptRecordError extends LogError {
 export class InvalidRecordError extends LogError {
   override readonly name = "InvalidRecordError";
   constructor(message: string) {
-    super("INVALID_RECORD", message, false);
+    super(ErrorCode.INVALID_RECORD, message);
   }
 }
 
@@ -71,7 +47,7 @@ export class InvalidRecordError extends LogError {
 export class MessageTooLargeError extends LogError {
   override readonly name = "MessageTooLargeError";
   constructor(message: string) {
-    super("MESSAGE_TOO_LARGE", message, false);
+    super(ErrorCode.MESSAGE_TOO_LARGE, message);
   }
 }
 
@@ -79,7 +55,7 @@ export class MessageTooLargeError extends LogError {
 export class RecordBatchTooLargeError extends LogError {
   override readonly name = "RecordBatchTooLargeError";
   constructor(message: string) {
-    super("RECORD_LIST_TOO_LARGE", message, false);
+    super(ErrorCode.RECORD_LIST_TOO_LARGE, message);
   }
 }
 

@@ -17,6 +17,7 @@
 import { randomBytes } from "node:crypto";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { parseProperties } from "../util/java-properties.js";
 import { META_PROPERTIES_FILE } from "./file-names.js";
 import { writeFileAtomically } from "./file-system.js";
 
@@ -33,18 +34,6 @@ export class InconsistentMetaPropertiesError extends Error {
   override readonly name = "InconsistentMetaPropertiesError";
 }
 
-export function parseProperties(text: string): Map<string, string> {
-  const props = new Map<string, string>();
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith("!")) continue;
-    const sep = line.search(/[=:]/);
-    if (sep < 0) props.set(line, "");
-    else props.set(line.slice(0, sep).trim(), line.slice(sep + 1).trim());
-  }
-  return props;
-}
-
 export function formatMetaProperties(meta: MetaProperties, now = new Date()): string {
   const lines = ["#", `#${now.toString()}`, `cluster.id=${meta.clusterId}`];
   if (meta.directoryId !== undefined) lines.push(`directory.id=${meta.directoryId}`);
@@ -53,7 +42,7 @@ export function formatMetaProperties(meta: MetaProperties, now = new Date()): st
 }
 
 export function parseMetaProperties(text: string, location = META_PROPERTIES_FILE): MetaProperties {
-  const props = parseProperties(text);
+  const props = new Map(parseProperties(text));
   const bad = (why: string) => new InconsistentMetaPropertiesError(`${location}: ${why}`);
   const version = Number(props.get("version") ?? "0");
   if (version !== 0 && version !== 1) throw bad(`unsupported version ${props.get("version")}`);

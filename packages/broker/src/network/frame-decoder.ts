@@ -53,6 +53,7 @@ export class FrameDecoder {
 
   /** Removes and returns the next n buffered bytes (n <= buffered). */
   private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0];
     if (first.length >= n) {
       const out = first.subarray(0, n);

@@ -125,14 +125,4 @@ export function faultyFileSystem(plan: FaultPlan): FileSystem {
   };
 }
 
-/** Seeded PRNG (mulberry32) for reproducible randomized tests; print the seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "@samsa/protocol/testing";

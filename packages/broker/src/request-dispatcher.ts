@@ -30,7 +30,15 @@ export class RequestDispatcher {
   }
 
   dispatch(frame: Buffer, connection: Connection): Promise<Buffer[] | null> | Buffer[] | null {
-    const { apiKey, apiVersion, correlationId } = peekRequestHeader(frame);
+    let header: ReturnType<typeof peekRequestHeader>;
+    try {
+      header = peekRequestHeader(frame);
+    } catch (e) {
+      // A client's bad bytes, not a bug of ours: log it as a refused request, not as an error.
+      if (e instanceof DecodeError) throw new RejectedRequestError(`malformed request header: ${e.message}`);
+      throw e;
+    }
+    const { apiKey, apiVersion, correlationId } = header;
     const handler = this.byKey[apiKey];
     if (handler === undefined) {
       throw new RejectedRequestError(`unsupported API key ${apiKey} (version ${apiVersion})`);
@@ -54,6 +62,15 @@ export class RequestDispatcher {
       if (e instanceof DecodeError)
         throw new RejectedRequestError(`malformed ${handler.api.name} v${apiVersion}: ${e.message}`);
       throw e;
+    }
+    const { log } = this.broker;
+    // One line per request only when asked (--log-level debug): the e2e suite reads these to
+    // prove which API versions real clients sent.
+    if (log.isLevelEnabled("debug")) {
+      log.debug(
+        { api: handler.api.name, apiKey, apiVersion, clientId: decoded.header.clientId, remote: connection.remote },
+        "request",
+      );
     }
     const ctx: RequestContext = { header: decoded.header, connection, broker: this.broker };
     const result = handler.handle(ctx, decoded.body);

@@ -3,7 +3,7 @@
  * down cleanly: stop accepting, answer what was received, flush, mark the clean shutdown.
  */
 import { Broker, BrokerConfig, ConfigError } from "@samsa/broker";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { parsePort } from "../main.js";
 
 interface StartOptions {
@@ -13,6 +13,24 @@ interface StartOptions {
   config?: string;
   set: string[];
   logLevel: string;
+  partialFrameTimeoutMs?: number;
+}
+
+/**
+ * Hidden from --help: how long a request frame may take to arrive in full before its connection
+ * is closed (default 30 s). Tests of slow partial frames lower it; it is not a Kafka config.
+ */
+const partialFrameTimeoutOption = new Option(
+  "--partial-frame-timeout-ms <ms>",
+  "close a half-sent request after this long",
+)
+  .argParser(parsePositiveInt)
+  .hideHelp();
+
+function parsePositiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`"${text}" is not a positive whole number.`);
+  return n;
 }
 
 export function startCommand(program: Command): void {
@@ -25,6 +43,7 @@ export function startCommand(program: Command): void {
     .option("--config <file>", "a server.properties file with Kafka broker configs")
     .option("--set <key=value>", "set a broker config (repeatable)", (v: string, all: string[]) => [...all, v], [])
     .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")
+    .addOption(partialFrameTimeoutOption)
     .action(async (opts: StartOptions) => {
       let config: BrokerConfig;
       try {
@@ -36,7 +55,13 @@ export function startCommand(program: Command): void {
         if (e instanceof ConfigError) throw new Error(e.message);
         throw e;
       }
-      const broker = await Broker.start({ host: opts.host, port: opts.port, config, logLevel: opts.logLevel });
+      const broker = await Broker.start({
+        host: opts.host,
+        port: opts.port,
+        config,
+        logLevel: opts.logLevel,
+        partialFrameTimeoutMs: opts.partialFrameTimeoutMs,
+      });
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = () => {

@@ -27,6 +27,10 @@ import type { Partition } from "../topics/partition.js";
 import { errorCodeOf, errorMessageOf } from "./errors.js";
 import { type BrokerContext, defineHandler } from "./handler.js";
 
+/** The codec bits of a record batch's attributes, and zstd's id there. */
+const COMPRESSION_CODEC_MASK = 0x07;
+const ZSTD_CODEC = 4;
+
 interface PartitionResult {
   index: number;
   errorCode: number;
@@ -75,6 +79,14 @@ function prepareRecords(broker: BrokerContext, records: Buffer, apiVersion: numb
       header = readBatchHeader(out, pos);
     } catch (e) {
       throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, (e as Error).message);
+    }
+    // Kafka's ProduceRequest.validateRecords: zstd arrived with Produce v7 (KIP-110); an older
+    // request carrying it comes from a client that cannot read it back either.
+    if (apiVersion < 7 && (header.attributes & COMPRESSION_CODEC_MASK) === ZSTD_CODEC) {
+      throw new KafkaError(
+        ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+        `Produce requests with version ${apiVersion} are not allowed to use ZStandard compression.`,
+      );
     }
     if (logAppendTime) {
       setMaxTimestampLogAppendTime(out, pos, now);

@@ -48,10 +48,14 @@ export const listOffsetsHandler = defineHandler({
                 offset = found?.offset ?? -1n;
                 timestamp = found?.timestamp ?? -1n;
               }
+              // v0 answers with a list of offsets; Timestamp and Offset exist from v1 and must
+              // keep their defaults in v0 (the codec refuses anything else).
+              if (version === 0) {
+                return { ...base, errorCode: ErrorCode.NONE, oldStyleOffsets: offset >= 0n ? [offset] : [] };
+              }
               return {
                 ...base,
                 errorCode: ErrorCode.NONE,
-                oldStyleOffsets: version === 0 && offset >= 0n ? [offset] : [],
                 timestamp,
                 offset,
                 // The epoch field exists from v4; earlier versions must carry the default.

@@ -12,15 +12,21 @@ export const findCoordinatorHandler = defineHandler({
   maxVersion: 6,
   handle(ctx, request): Encodable<FindCoordinatorResponse> {
     const { nodeId, advertisedHost: host, advertisedPort: port } = ctx.broker;
-    const keys = ctx.header.apiVersion >= 4 ? request.coordinatorKeys : [request.key];
+    // v0-3 answer one key in top-level fields, v4+ a list of coordinators; each shape's fields
+    // are absent from the other's versions, where the codec accepts only their defaults.
+    if (ctx.header.apiVersion < 4) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port };
+    }
     return {
       throttleTimeMs: 0,
-      errorCode: ErrorCode.NONE,
-      errorMessage: null,
-      nodeId,
-      host,
-      port,
-      coordinators: keys.map((key) => ({ key, nodeId, host, port, errorCode: ErrorCode.NONE, errorMessage: null })),
+      coordinators: request.coordinatorKeys.map((key) => ({
+        key,
+        nodeId,
+        host,
+        port,
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+      })),
     };
   },
 });

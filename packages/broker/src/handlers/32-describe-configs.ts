@@ -39,6 +39,9 @@ export const describeConfigsHandler = defineHandler({
   maxVersion: 4,
   handle(ctx, request): Encodable<DescribeConfigsResponse> {
     const { broker } = ctx;
+    // IsDefault exists only in v0; v1+ carry the same fact as ConfigSource, and the codec refuses
+    // a true IsDefault in a version that lacks the field.
+    const isDefaultField = ctx.header.apiVersion === 0;
     const results = request.resources.map((res) => {
       const wanted = (name: string) => res.configurationKeys === null || res.configurationKeys.includes(name);
       const base = { resourceType: res.resourceType, resourceName: res.resourceName };
@@ -81,7 +84,7 @@ export const describeConfigsHandler = defineHandler({
               name: def.name,
               value,
               readOnly: false,
-              isDefault: source === "default",
+              isDefault: isDefaultField && source === "default",
               configSource,
               isSensitive: false,
               synonyms,
@@ -108,7 +111,7 @@ export const describeConfigsHandler = defineHandler({
             name: e.def.name,
             value: show(e.value),
             readOnly: e.def.dynamic !== true,
-            isDefault: e.isDefault,
+            isDefault: isDefaultField && e.isDefault,
             configSource: e.isDefault ? CONFIG_SOURCE.DEFAULT_CONFIG : CONFIG_SOURCE.STATIC_BROKER_CONFIG,
             isSensitive: e.def.type === "password",
             synonyms: [],

@@ -106,6 +106,8 @@ class ModuleEmitter {
   private readonly elementReaders: string[] = [];
   private readonly elementWriters: string[] = [];
   private readonly usedSupport = new Set<string>();
+  /** Structs whose default check is used (for tagged and version-gated struct fields). */
+  private readonly defaultCheckers = new Set<string>();
   private readonly versions: number[];
 
   constructor(
@@ -233,7 +235,11 @@ class ModuleEmitter {
     if (f.kind === "array" || f.primitive === "bytes" || f.primitive === "records") {
       return this.nullableAny(f) ? `(${e} !== null && ${e}.length === 0)` : `${e}.length === 0`;
     }
-    if (f.kind === "struct") return `${this.support("isDeepEqual")}(${e}, ${d})`;
+    if (f.kind === "struct") {
+      const t = this.struct(f.structName!).typeName;
+      this.defaultCheckers.add(f.structName!);
+      return `isDefault${t}(${e})`;
+    }
     return `${e} === ${d}`;
   }
 
@@ -494,6 +500,35 @@ class ModuleEmitter {
     out.push("");
   }
 
+  /**
+   * `isDefaultX(v)`: true when every field of v is absent or equals its spec default. Compares
+   * fields directly instead of building a default object per call; nested structs recurse.
+   */
+  private emitDefaultCheckers(): string[] {
+    const out: string[] = [];
+    const done = new Set<string>();
+    // Checking one struct may need the checkers of the structs it contains: loop until none is new.
+    for (
+      let pending = [...this.defaultCheckers];
+      pending.length > 0;
+      pending = [...this.defaultCheckers].filter((n) => !done.has(n))
+    ) {
+      for (const name of pending) {
+        done.add(name);
+        const s = this.struct(name);
+        const terms = s.fields.map((f) => {
+          const prop = `v.${camel(f.name)}`;
+          return `(${prop} === undefined || ${this.isDefaultExpr(f, prop)})`;
+        });
+        out.push(`function isDefault${s.typeName}(v: Encodable<${s.typeName}>): boolean {`);
+        out.push(`  return ${terms.length === 0 ? "true" : terms.join(" &&\n    ")};`);
+        out.push("}");
+        out.push("");
+      }
+    }
+    return out;
+  }
+
   /** The field list as a FieldSchema literal, struct fields inlined. */
   private schemaLiteral(fields: Field[], indent: string): string {
     const inner = `${indent}  `;
@@ -519,6 +554,7 @@ class ModuleEmitter {
     const t = m.name;
     const out = this.out;
     out.push(...this.elementReaders, ...this.elementWriters);
+    out.push(...this.emitDefaultCheckers());
     const fm = m.flexibleMin === null ? "null" : String(m.flexibleMin);
     out.push(
       `/** ${t}: versions ${m.minVersion}-${m.maxVersion}${m.flexibleMin === null ? "" : `, flexible from ${m.flexibleMin}`}. */`,

@@ -5,7 +5,7 @@
  * ProduceResponse: 3.9.1: versions 0-11; 4.1.1: versions 3-13.
  */
 import type { ApiDescriptor, Encodable, MessageCodec, RawTaggedField, Reader, Uuid, Writer } from "../primitives/index.js";
-import { ZERO_UUID, checkEncodeVersion, failVersion, isDeepEqual, notInVersion, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
+import { ZERO_UUID, checkEncodeVersion, failVersion, notInVersion, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
 
 export interface ProduceRequest {
   /** The transactional ID, or null if the producer is not transactional. (versions 3-13; nullable 3-13; default null; entity transactionalId) */
@@ -375,10 +375,10 @@ function writeProduceResponsePartitionProduceResponse(w: Writer, v: Encodable<Pr
   if (version >= 5) { const x = v.logStartOffset === undefined ? -1n : v.logStartOffset; w.writeInt64(x); }
   if (version >= 8) { const x = v.recordErrors === undefined ? [] : v.recordErrors; writeArray(w, "ProduceResponse.PartitionProduceResponse.RecordErrors", flexible, false, version, x, writeProduceResponseBatchIndexAndErrorMessage); }
   if (version >= 8) { const x = v.errorMessage === undefined ? null : v.errorMessage; if (flexible) w.writeCompactNullableString(x); else w.writeNullableString(x, "ProduceResponse.PartitionProduceResponse.ErrorMessage"); }
-  if (!(version >= 10) && v.currentLeader !== undefined && !(isDeepEqual(v.currentLeader, defaultProduceResponseLeaderIdAndEpoch()))) notInVersion("ProduceResponse.PartitionProduceResponse.CurrentLeader", version);
+  if (!(version >= 10) && v.currentLeader !== undefined && !(isDefaultProduceResponseLeaderIdAndEpoch(v.currentLeader))) notInVersion("ProduceResponse.PartitionProduceResponse.CurrentLeader", version);
   if (flexible) {
     const tagged: RawTaggedField[] = [];
-    if (version >= 10 && v.currentLeader !== undefined && !(isDeepEqual(v.currentLeader, defaultProduceResponseLeaderIdAndEpoch()))) {
+    if (version >= 10 && v.currentLeader !== undefined && !(isDefaultProduceResponseLeaderIdAndEpoch(v.currentLeader))) {
       const x = v.currentLeader;
       tagged.push(taggedField(0, (w) => { writeProduceResponseLeaderIdAndEpoch(w, x, version); }));
     }
@@ -534,6 +534,11 @@ function writeProduceResponseNodeEndpoint(w: Writer, v: Encodable<ProduceRespons
   if (flexible) {
     w.writeTaggedFields(null, v._unknownTaggedFields);
   }
+}
+
+function isDefaultProduceResponseLeaderIdAndEpoch(v: Encodable<ProduceResponseLeaderIdAndEpoch>): boolean {
+  return (v.leaderId === undefined || v.leaderId === -1) &&
+    (v.leaderEpoch === undefined || v.leaderEpoch === -1);
 }
 
 /** ProduceResponse: versions 0-13, flexible from 9. */

@@ -5,7 +5,7 @@
  * FetchResponse: 3.9.1: versions 0-17; 4.1.1: versions 4-18.
  */
 import type { ApiDescriptor, Encodable, MessageCodec, RawTaggedField, Reader, Uuid, Writer } from "../primitives/index.js";
-import { ZERO_UUID, checkEncodeVersion, failVersion, isDeepEqual, notInVersion, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
+import { ZERO_UUID, checkEncodeVersion, failVersion, notInVersion, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
 
 export interface FetchRequest {
   /** The clusterId if known. This is used to validate metadata fetches prior to broker registration. (versions 12-18; nullable 12-18; tag 0 in 12-18; default null; ignorable) */
@@ -102,7 +102,7 @@ function writeFetchRequest(w: Writer, v: Encodable<FetchRequest>, version: numbe
   const flexible = version >= 12;
   if (version <= 14) { const x = v.replicaId === undefined ? -1 : v.replicaId; w.writeInt32(x); }
   else if (!(version <= 14) && v.replicaId !== undefined && !(v.replicaId === -1)) notInVersion("FetchRequest.ReplicaId", version);
-  if (!(version >= 15) && v.replicaState !== undefined && !(isDeepEqual(v.replicaState, defaultFetchRequestReplicaState()))) notInVersion("FetchRequest.ReplicaState", version);
+  if (!(version >= 15) && v.replicaState !== undefined && !(isDefaultFetchRequestReplicaState(v.replicaState))) notInVersion("FetchRequest.ReplicaState", version);
   { const x = v.maxWaitMs === undefined ? 0 : v.maxWaitMs; w.writeInt32(x); }
   { const x = v.minBytes === undefined ? 0 : v.minBytes; w.writeInt32(x); }
   if (version >= 3) { const x = v.maxBytes === undefined ? 2147483647 : v.maxBytes; w.writeInt32(x); }
@@ -119,7 +119,7 @@ function writeFetchRequest(w: Writer, v: Encodable<FetchRequest>, version: numbe
       const x = v.clusterId;
       tagged.push(taggedField(0, (w) => { w.writeCompactNullableString(x); }));
     }
-    if (version >= 15 && v.replicaState !== undefined && !(isDeepEqual(v.replicaState, defaultFetchRequestReplicaState()))) {
+    if (version >= 15 && v.replicaState !== undefined && !(isDefaultFetchRequestReplicaState(v.replicaState))) {
       const x = v.replicaState;
       tagged.push(taggedField(1, (w) => { writeFetchRequestReplicaState(w, x, version); }));
     }
@@ -378,6 +378,11 @@ function readFetchRequestForgottenTopicPartitionsElement(r: Reader, version: num
 function writeFetchRequestForgottenTopicPartitionsElement(w: Writer, x: number, version: number): void {
   const flexible = version >= 12;
   w.writeInt32(x);
+}
+
+function isDefaultFetchRequestReplicaState(v: Encodable<FetchRequestReplicaState>): boolean {
+  return (v.replicaId === undefined || v.replicaId === -1) &&
+    (v.replicaEpoch === undefined || v.replicaEpoch === -1n);
 }
 
 /** FetchRequest: versions 0-18, flexible from 12. */
@@ -656,24 +661,24 @@ function writeFetchResponsePartitionData(w: Writer, v: Encodable<FetchResponsePa
   { const x = v.highWatermark === undefined ? 0n : v.highWatermark; w.writeInt64(x); }
   if (version >= 4) { const x = v.lastStableOffset === undefined ? -1n : v.lastStableOffset; w.writeInt64(x); }
   if (version >= 5) { const x = v.logStartOffset === undefined ? -1n : v.logStartOffset; w.writeInt64(x); }
-  if (!(version >= 12) && v.divergingEpoch !== undefined && !(isDeepEqual(v.divergingEpoch, defaultFetchResponseEpochEndOffset()))) notInVersion("FetchResponse.PartitionData.DivergingEpoch", version);
-  if (!(version >= 12) && v.currentLeader !== undefined && !(isDeepEqual(v.currentLeader, defaultFetchResponseLeaderIdAndEpoch()))) notInVersion("FetchResponse.PartitionData.CurrentLeader", version);
-  if (!(version >= 12) && v.snapshotId !== undefined && !(isDeepEqual(v.snapshotId, defaultFetchResponseSnapshotId()))) notInVersion("FetchResponse.PartitionData.SnapshotId", version);
+  if (!(version >= 12) && v.divergingEpoch !== undefined && !(isDefaultFetchResponseEpochEndOffset(v.divergingEpoch))) notInVersion("FetchResponse.PartitionData.DivergingEpoch", version);
+  if (!(version >= 12) && v.currentLeader !== undefined && !(isDefaultFetchResponseLeaderIdAndEpoch(v.currentLeader))) notInVersion("FetchResponse.PartitionData.CurrentLeader", version);
+  if (!(version >= 12) && v.snapshotId !== undefined && !(isDefaultFetchResponseSnapshotId(v.snapshotId))) notInVersion("FetchResponse.PartitionData.SnapshotId", version);
   if (version >= 4) { const x = v.abortedTransactions === undefined ? [] : v.abortedTransactions; writeArray(w, "FetchResponse.PartitionData.AbortedTransactions", flexible, true, version, x, writeFetchResponseAbortedTransaction); }
   if (version >= 11) { const x = v.preferredReadReplica === undefined ? -1 : v.preferredReadReplica; w.writeInt32(x); }
   else if (!(version >= 11) && v.preferredReadReplica !== undefined && !(v.preferredReadReplica === -1)) notInVersion("FetchResponse.PartitionData.PreferredReadReplica", version);
   { const x = v.records === undefined ? null : v.records; if (flexible) w.writeCompactNullableBytes(x); else w.writeNullableBytes(x); }
   if (flexible) {
     const tagged: RawTaggedField[] = [];
-    if (version >= 12 && v.divergingEpoch !== undefined && !(isDeepEqual(v.divergingEpoch, defaultFetchResponseEpochEndOffset()))) {
+    if (version >= 12 && v.divergingEpoch !== undefined && !(isDefaultFetchResponseEpochEndOffset(v.divergingEpoch))) {
       const x = v.divergingEpoch;
       tagged.push(taggedField(0, (w) => { writeFetchResponseEpochEndOffset(w, x, version); }));
     }
-    if (version >= 12 && v.currentLeader !== undefined && !(isDeepEqual(v.currentLeader, defaultFetchResponseLeaderIdAndEpoch()))) {
+    if (version >= 12 && v.currentLeader !== undefined && !(isDefaultFetchResponseLeaderIdAndEpoch(v.currentLeader))) {
       const x = v.currentLeader;
       tagged.push(taggedField(1, (w) => { writeFetchResponseLeaderIdAndEpoch(w, x, version); }));
     }
-    if (version >= 12 && v.snapshotId !== undefined && !(isDeepEqual(v.snapshotId, defaultFetchResponseSnapshotId()))) {
+    if (version >= 12 && v.snapshotId !== undefined && !(isDefaultFetchResponseSnapshotId(v.snapshotId))) {
       const x = v.snapshotId;
       tagged.push(taggedField(2, (w) => { writeFetchResponseSnapshotId(w, x, version); }));
     }
@@ -919,6 +924,21 @@ function writeFetchResponseNodeEndpoint(w: Writer, v: Encodable<FetchResponseNod
   if (flexible) {
     w.writeTaggedFields(null, v._unknownTaggedFields);
   }
+}
+
+function isDefaultFetchResponseEpochEndOffset(v: Encodable<FetchResponseEpochEndOffset>): boolean {
+  return (v.epoch === undefined || v.epoch === -1) &&
+    (v.endOffset === undefined || v.endOffset === -1n);
+}
+
+function isDefaultFetchResponseLeaderIdAndEpoch(v: Encodable<FetchResponseLeaderIdAndEpoch>): boolean {
+  return (v.leaderId === undefined || v.leaderId === -1) &&
+    (v.leaderEpoch === undefined || v.leaderEpoch === -1);
+}
+
+function isDefaultFetchResponseSnapshotId(v: Encodable<FetchResponseSnapshotId>): boolean {
+  return (v.endOffset === undefined || v.endOffset === -1n) &&
+    (v.epoch === undefined || v.epoch === -1);
 }
 
 /** FetchResponse: versions 0-18, flexible from 12. */

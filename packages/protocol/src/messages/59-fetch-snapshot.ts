@@ -5,7 +5,7 @@
  * FetchSnapshotResponse: 3.9.1: versions 0-1; 4.1.1: versions 0-1.
  */
 import type { ApiDescriptor, Encodable, MessageCodec, RawTaggedField, Reader, Uuid, Writer } from "../primitives/index.js";
-import { EMPTY_BYTES, ZERO_UUID, checkEncodeVersion, failVersion, isDeepEqual, notInVersion, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
+import { EMPTY_BYTES, ZERO_UUID, checkEncodeVersion, failVersion, notInVersion, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
 
 export interface FetchSnapshotRequest {
   /** The clusterId if known, this is used to validate metadata fetches prior to broker registration. (versions 0-1; nullable 0-1; tag 0 in 0-1; default null) */
@@ -456,7 +456,7 @@ function writeFetchSnapshotResponsePartitionSnapshot(w: Writer, v: Encodable<Fet
   { const x = v.unalignedRecords === undefined ? EMPTY_BYTES : v.unalignedRecords; w.writeCompactBytes(x); }
   if (flexible) {
     const tagged: RawTaggedField[] = [];
-    if (v.currentLeader !== undefined && !(isDeepEqual(v.currentLeader, defaultFetchSnapshotResponseLeaderIdAndEpoch()))) {
+    if (v.currentLeader !== undefined && !(isDefaultFetchSnapshotResponseLeaderIdAndEpoch(v.currentLeader))) {
       const x = v.currentLeader;
       tagged.push(taggedField(0, (w) => { writeFetchSnapshotResponseLeaderIdAndEpoch(w, x, version); }));
     }
@@ -602,6 +602,11 @@ function writeFetchSnapshotResponseNodeEndpoint(w: Writer, v: Encodable<FetchSna
   if (flexible) {
     w.writeTaggedFields(null, v._unknownTaggedFields);
   }
+}
+
+function isDefaultFetchSnapshotResponseLeaderIdAndEpoch(v: Encodable<FetchSnapshotResponseLeaderIdAndEpoch>): boolean {
+  return (v.leaderId === undefined || v.leaderId === 0) &&
+    (v.leaderEpoch === undefined || v.leaderEpoch === 0);
 }
 
 /** FetchSnapshotResponse: versions 0-1, flexible from 0. */

@@ -5,7 +5,7 @@
  * UpdateRaftVoterResponse: 3.9.1: versions 0-0; 4.1.1: versions 0-0.
  */
 import type { ApiDescriptor, Encodable, MessageCodec, RawTaggedField, Reader, Uuid, Writer } from "../primitives/index.js";
-import { ZERO_UUID, checkEncodeVersion, failVersion, isDeepEqual, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
+import { ZERO_UUID, checkEncodeVersion, failVersion, nullNotAllowed, readArray, readNullableStruct, taggedField, writeArray } from "../primitives/index.js";
 
 export interface UpdateRaftVoterRequest {
   /** The cluster id. (versions 0; nullable 0) */
@@ -251,7 +251,7 @@ function writeUpdateRaftVoterResponse(w: Writer, v: Encodable<UpdateRaftVoterRes
   { const x = v.errorCode === undefined ? 0 : v.errorCode; w.writeInt16(x); }
   if (flexible) {
     const tagged: RawTaggedField[] = [];
-    if (v.currentLeader !== undefined && !(isDeepEqual(v.currentLeader, defaultUpdateRaftVoterResponseCurrentLeader()))) {
+    if (v.currentLeader !== undefined && !(isDefaultUpdateRaftVoterResponseCurrentLeader(v.currentLeader))) {
       const x = v.currentLeader;
       tagged.push(taggedField(0, (w) => { writeUpdateRaftVoterResponseCurrentLeader(w, x, version); }));
     }
@@ -311,6 +311,13 @@ function writeUpdateRaftVoterResponseCurrentLeader(w: Writer, v: Encodable<Updat
   if (flexible) {
     w.writeTaggedFields(null, v._unknownTaggedFields);
   }
+}
+
+function isDefaultUpdateRaftVoterResponseCurrentLeader(v: Encodable<UpdateRaftVoterResponseCurrentLeader>): boolean {
+  return (v.leaderId === undefined || v.leaderId === -1) &&
+    (v.leaderEpoch === undefined || v.leaderEpoch === -1) &&
+    (v.host === undefined || v.host === "") &&
+    (v.port === undefined || v.port === 0);
 }
 
 /** UpdateRaftVoterResponse: versions 0-0, flexible from 0. */

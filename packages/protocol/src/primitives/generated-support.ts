@@ -84,22 +84,3 @@ export function taggedField(tag: number, write: (w: Writer) => void): RawTaggedF
   write(w);
   return { tag, data: w.toBuffer() };
 }
-
-/** Structural equality for spec defaults: numbers, bigints, strings, Buffers, arrays and plain objects. */
-export function isDeepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
-  if (Buffer.isBuffer(a) || Buffer.isBuffer(b)) return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => isDeepEqual(x, b[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
-    if (k === "_unknownTaggedFields") continue;
-    if (ao[k] === undefined || bo[k] === undefined) continue;
-    if (!isDeepEqual(ao[k], bo[k])) return false;
-  }
-  return true;
-}

@@ -19,10 +19,14 @@ export class Reader {
   offset: number;
   readonly end: number;
 
+  /** Fixed-width reads go through a DataView: V8 inlines them, unlike Buffer's BigInt readers. */
+  private readonly view: DataView;
+
   constructor(buf: Buffer, offset = 0, end = buf.length) {
     this.buf = buf;
     this.offset = offset;
     this.end = end;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   }
 
   get remaining(): number {
@@ -52,42 +56,42 @@ export class Reader {
 
   readInt16(field: string): number {
     this.need(2, field);
-    const v = this.buf.readInt16BE(this.offset);
+    const v = this.view.getInt16(this.offset);
     this.offset += 2;
     return v;
   }
 
   readUInt16(field: string): number {
     this.need(2, field);
-    const v = this.buf.readUInt16BE(this.offset);
+    const v = this.view.getUint16(this.offset);
     this.offset += 2;
     return v;
   }
 
   readInt32(field: string): number {
     this.need(4, field);
-    const v = this.buf.readInt32BE(this.offset);
+    const v = this.view.getInt32(this.offset);
     this.offset += 4;
     return v;
   }
 
   readUInt32(field: string): number {
     this.need(4, field);
-    const v = this.buf.readUInt32BE(this.offset);
+    const v = this.view.getUint32(this.offset);
     this.offset += 4;
     return v;
   }
 
   readInt64(field: string): bigint {
     this.need(8, field);
-    const v = this.buf.readBigInt64BE(this.offset);
+    const v = this.view.getBigInt64(this.offset);
     this.offset += 8;
     return v;
   }
 
   readFloat64(field: string): number {
     this.need(8, field);
-    const v = this.buf.readDoubleBE(this.offset);
+    const v = this.view.getFloat64(this.offset);
     this.offset += 8;
     return v;
   }

@@ -13,6 +13,8 @@ const INITIAL_CAPACITY_BYTES = 512;
  */
 export class Writer {
   private buf: Buffer;
+  /** A view of `buf` for int64/float64 writes, which Buffer does with slow BigInt arithmetic. */
+  private view: DataView;
   private pos = 0;
   /** Finished chunks before `buf`; empty until a large byte field is spliced in. */
   private readonly chunks: Buffer[] = [];
@@ -20,6 +22,7 @@ export class Writer {
 
   constructor(initialCapacity = INITIAL_CAPACITY_BYTES) {
     this.buf = Buffer.allocUnsafe(initialCapacity);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   /** Total bytes written so far. */
@@ -27,13 +30,18 @@ export class Writer {
     return this.chunkBytes + this.pos;
   }
 
+  /** Makes room for n bytes: a full scratch buffer becomes a chunk and a larger one follows (no copy). */
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.pos + n) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    const next = Math.max(this.buf.length * 2, n, INITIAL_CAPACITY_BYTES);
+    this.flushScratch();
+    this.setScratch(Buffer.allocUnsafe(next));
+  }
+
+  private setScratch(buf: Buffer): void {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    this.pos = 0;
   }
 
   writeBool(v: boolean): void {
@@ -73,13 +81,13 @@ export class Writer {
 
   writeInt64(v: bigint): void {
     this.ensure(8);
-    this.buf.writeBigInt64BE(v, this.pos);
+    this.view.setBigInt64(this.pos, v);
     this.pos += 8;
   }
 
   writeFloat64(v: number): void {
     this.ensure(8);
-    this.buf.writeDoubleBE(v, this.pos);
+    this.view.setFloat64(this.pos, v);
     this.pos += 8;
   }
 
@@ -126,16 +134,14 @@ export class Writer {
     this.pos += b.length;
   }
 
+  /** Moves the written part of the scratch buffer to the chunk list; the rest stays usable. */
   private flushScratch(): void {
     if (this.pos === 0) return;
     const done = this.buf.subarray(0, this.pos);
     this.chunks.push(done);
     this.chunkBytes += done.length;
-    this.buf =
-      this.buf.length - this.pos >= INITIAL_CAPACITY_BYTES
-        ? this.buf.subarray(this.pos)
-        : Buffer.allocUnsafe(INITIAL_CAPACITY_BYTES);
-    this.pos = 0;
+    const rest = this.buf.subarray(this.pos);
+    this.setScratch(rest.length >= INITIAL_CAPACITY_BYTES ? rest : Buffer.allocUnsafe(INITIAL_CAPACITY_BYTES));
   }
 
   private writeUtf8(s: string, n: number): void {
@@ -216,12 +222,6 @@ export class Writer {
       this.writeUVarint(f.data.length);
       this.writeRaw(f.data);
     }
-  }
-
-  /** Overwrites an int32 at an absolute position of the scratch buffer (e.g. a length prefix). */
-  patchInt32(position: number, v: number): void {
-    if (this.chunks.length > 0) throw new Error("patchInt32 after a spliced chunk is not supported");
-    this.buf.writeInt32BE(v, position);
   }
 
   /** The written bytes as chunks, in order; large byte fields are views of the caller's buffers. */

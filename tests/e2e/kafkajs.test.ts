@@ -167,6 +167,136 @@ describe("KafkaJS 2.2.4 admin", () => {
     );
   });
 
+  test("alterConfigs replaces a topic's overrides, takes effect on the running broker, and is described", async () => {
+    await admin.createTopics({
+      topics: [{ topic: "kjs-alter", numPartitions: 1, configEntries: [{ name: "flush.messages", value: "7" }] }],
+    });
+    // validateOnly: accepted, nothing changes.
+    await admin.alterConfigs({
+      validateOnly: true,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: "kjs-alter",
+          configEntries: [{ name: "max.message.bytes", value: "1000" }],
+        },
+      ],
+    });
+    const topicEntries = async () => {
+      const r = await admin.describeConfigs({
+        includeSynonyms: true,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: "kjs-alter" }],
+      });
+      return new Map(r.resources[0].configEntries.map((e) => [e.configName, e]));
+    };
+    assert.equal((await topicEntries()).get("max.message.bytes")?.configValue, "2000000");
+
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: "kjs-alter",
+          configEntries: [{ name: "max.message.bytes", value: "1000" }],
+        },
+      ],
+    });
+    const entries = await topicEntries();
+    assert.equal(entries.get("max.message.bytes")?.configValue, "1000");
+    assert.equal(entries.get("max.message.bytes")?.configSource, 1, "DYNAMIC_TOPIC_CONFIG");
+    // AlterConfigs replaces the whole set: flush.messages, left out, is back to the default.
+    assert.equal(entries.get("flush.messages")?.configSource, 5, "DEFAULT_CONFIG");
+
+    // Live: the running partition now refuses a 2000-byte batch.
+    const producer = kafka.producer({ retry: { retries: 0 } });
+    await producer.connect();
+    try {
+      const type = await kafkaErrorType(
+        producer.send({ topic: "kjs-alter", acks: -1, messages: [{ value: Buffer.alloc(2000, 1) }] }),
+      );
+      assert.equal(type, "MESSAGE_TOO_LARGE");
+    } finally {
+      await producer.disconnect();
+    }
+
+    assert.equal(
+      await kafkaErrorType(
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [
+            {
+              type: ConfigResourceTypes.TOPIC,
+              name: "kjs-alter",
+              configEntries: [{ name: "segment.bytes", value: "1" }],
+            },
+          ],
+        }),
+      ),
+      "INVALID_CONFIG",
+    );
+    assert.equal(
+      await kafkaErrorType(
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: "kjs-nope", configEntries: [] }],
+        }),
+      ),
+      "UNKNOWN_TOPIC_OR_PARTITION",
+    );
+  });
+
+  test("alterConfigs on the broker: dynamic configs are described, kept across a restart; static ones refused", async () => {
+    // KafkaJS refuses the cluster-default resource name "" itself; broker "0" is this broker's own layer.
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.BROKER,
+          name: "0",
+          configEntries: [{ name: "log.segment.bytes", value: "4194304" }],
+        },
+      ],
+    });
+    const describeBroker = async () => {
+      const r = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.BROKER, name: "0", configNames: ["log.segment.bytes"] }],
+      });
+      return r.resources[0].configEntries[0];
+    };
+    assert.equal((await describeBroker()).configValue, "4194304");
+    assert.equal((await describeBroker()).configSource, 2, "DYNAMIC_BROKER_CONFIG");
+    assert.equal(
+      await kafkaErrorType(
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [
+            { type: ConfigResourceTypes.BROKER, name: "0", configEntries: [{ name: "num.partitions", value: "5" }] },
+          ],
+        }),
+      ),
+      "INVALID_CONFIG",
+    );
+
+    await admin.disconnect();
+    await broker.stop();
+    broker = await broker.restart();
+    kafka = new Kafka({
+      clientId: "samsa-e2e-kafkajs",
+      brokers: [broker.bootstrap],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 2, initialRetryTime: 50 },
+    });
+    admin = kafka.admin();
+    await admin.connect();
+    assert.equal((await describeBroker()).configValue, "4194304", "persisted in dynamic-broker-configs.json");
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.BROKER, name: "0", configEntries: [] }],
+    });
+    assert.equal((await describeBroker()).configSource, 5, "DEFAULT_CONFIG again");
+  });
+
   test("deleteTopics removes the topic and its data", async () => {
     await admin.createTopics({ topics: [{ topic: "kjs-doomed", numPartitions: 2 }] });
     assert.ok((await admin.listTopics()).includes("kjs-doomed"));

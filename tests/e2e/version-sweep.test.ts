@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
+  AlterConfigsApi,
   type ApiDescriptor,
   ApiVersionsApi,
   CreatePartitionsApi,
@@ -16,11 +17,13 @@ import {
   DeleteTopicsApi,
   DescribeClusterApi,
   DescribeConfigsApi,
+  DescribeLogDirsApi,
   encodeMessageSet,
   encodeRecordBatch,
   FetchApi,
   type FieldSchema,
   FindCoordinatorApi,
+  IncrementalAlterConfigsApi,
   ListOffsetsApi,
   MetadataApi,
   OffsetForLeaderEpochApi,
@@ -184,6 +187,35 @@ function body(apiKey: number, version: number): Record<string, unknown> {
         includeSynonyms: true,
         includeDocumentation: true,
       };
+    case AlterConfigsApi.apiKey:
+      return {
+        resources: [
+          { resourceType: 2, resourceName: TOPIC, configs: [{ name: "segment.bytes", value: "1048576" }] },
+          { resourceType: 4, resourceName: "0", configs: [{ name: "log.flush.interval.messages", value: "1000000" }] },
+        ],
+        validateOnly: version % 2 === 0,
+      };
+    case IncrementalAlterConfigsApi.apiKey:
+      return {
+        resources: [
+          {
+            resourceType: 2,
+            resourceName: TOPIC,
+            configs: [
+              { name: "flush.messages", configOperation: 0, value: "1000000" },
+              { name: "segment.bytes", configOperation: 1, value: null },
+            ],
+          },
+          {
+            resourceType: 4,
+            resourceName: "",
+            configs: [{ name: "log.flush.interval.messages", configOperation: 1, value: null }],
+          },
+        ],
+        validateOnly: false,
+      };
+    case DescribeLogDirsApi.apiKey:
+      return { topics: version % 2 === 0 ? null : [{ topic: TOPIC, partitions: [0] }] };
     case CreatePartitionsApi.apiKey:
       return { topics: [{ name: TOPIC, count: 2 + version, assignments: null }], timeoutMs: 5000, validateOnly: false };
     case DescribeClusterApi.apiKey:

@@ -8,7 +8,9 @@ import path from "node:path";
 import { type Logger, pino } from "pino";
 import type { BrokerConfig } from "./config/broker-config.js";
 import { ConfigError, LONG_MAX } from "./config/config-def.js";
+import { DynamicBrokerConfigStore } from "./config/dynamic-broker-config-store.js";
 import { logConfigOverrides, TopicConfigStore } from "./config/topic-config.js";
+import { FetchSessionCache } from "./fetch-session.js";
 import type { BrokerContext } from "./handlers/handler.js";
 import { HANDLERS } from "./handlers/registry.js";
 import type { LogConfig } from "./log/config.js";
@@ -127,6 +129,12 @@ export class Broker {
     } catch (e) {
       throw new ConfigError("log.dirs", `Topic configs in ${dataDir} are unreadable: ${(e as Error).message}.`);
     }
+    const dynamicConfigs = new DynamicBrokerConfigStore(dataDir);
+    try {
+      await dynamicConfigs.load(config, log);
+    } catch (e) {
+      throw new ConfigError("log.dirs", `${dynamicConfigs.file} is unreadable: ${(e as Error).message}.`);
+    }
     const logs = await LogManager.open({
       logDir: dataDir,
       // A new data directory starts a new cluster; an existing one keeps its cluster id.
@@ -145,13 +153,33 @@ export class Broker {
     const maxFrameBytes = config.int("socket.request.max.bytes");
     const queuedBytes = config.int("queued.max.request.bytes");
     let server: SocketServer | null = null;
+    let brokerConfigChanges: Promise<unknown> = Promise.resolve();
     const context: BrokerContext = {
       nodeId,
       clusterId: logs.meta?.clusterId ?? "",
       advertisedHost: options.host,
       advertisedPort: 0,
       config,
+      dataDir,
       topics,
+      fetchSessions: new FetchSessionCache(),
+      alterBrokerConfigs(scope, overrides) {
+        // One change at a time: each persists the whole file.
+        const run = brokerConfigChanges.then(async () => {
+          const previous = new Map(config.dynamicOverrides(scope));
+          config.setDynamic(scope, overrides);
+          try {
+            await dynamicConfigs.save(config);
+          } catch (e) {
+            config.setDynamic(scope, previous);
+            throw e;
+          }
+          logs.setDefaultConfig(logConfigFromBroker(config));
+          log.info({ scope, configs: Object.fromEntries(overrides) }, "dynamic broker configs altered");
+        });
+        brokerConfigChanges = run.catch(() => undefined);
+        return run;
+      },
       log,
       nowMs,
       handlers: HANDLERS,

@@ -154,6 +154,15 @@ export async function sweepKafkaJs(port: number, topicPrefix: string): Promise<S
       );
       steps.push({ api: "DescribeConfigs", version: v });
     }
+    for (const v of kafkaJsVersions("AlterConfigs")) {
+      pin(kafkaJsApiKeys.AlterConfigs, v);
+      const response = await broker.alterConfigs({
+        resources: [{ type: 2, name: topic, configEntries: [{ name: "segment.bytes", value: String(1048576 + v) }] }],
+        validateOnly: false,
+      });
+      assert.equal(response.resources[0].errorCode, 0, `AlterConfigs v${v}`);
+      steps.push({ api: "AlterConfigs", version: v });
+    }
     for (const v of kafkaJsVersions("DeleteTopics")) {
       pin(kafkaJsApiKeys.DeleteTopics, v);
       await broker.deleteTopics({ topics: [`${topic}-ct${v}`], timeout: 5000 });
@@ -186,7 +195,10 @@ const PLATFORMATIC_API_KEYS: Record<string, number> = {
   deleteTopics: 20,
   offsetForLeaderEpoch: 23,
   describeConfigs: 32,
+  alterConfigs: 33,
+  describeLogDirs: 35,
   createPartitions: 37,
+  incrementalAlterConfigs: 44,
   describeCluster: 60,
 };
 
@@ -344,6 +356,43 @@ export async function sweepPlatformatic(port: number, topicPrefix: string): Prom
         `DescribeConfigs v${v}`,
       );
       steps.push({ api: "DescribeConfigs", version: v });
+    }
+    for (const v of platformaticVersions("alterConfigs")) {
+      const response = await call(
+        "alterConfigs",
+        v,
+        [{ resourceType: 2, resourceName: topic, configs: [{ name: "segment.bytes", value: "2097152" }] }],
+        false,
+      );
+      assert.equal(response.responses[0].errorCode, 0, `AlterConfigs v${v}`);
+      steps.push({ api: "AlterConfigs", version: v });
+    }
+    for (const v of platformaticVersions("incrementalAlterConfigs")) {
+      const response = await call(
+        "incrementalAlterConfigs",
+        v,
+        [
+          {
+            resourceType: 2,
+            resourceName: topic,
+            configs: [
+              { name: "flush.messages", configOperation: 0, value: "1000" },
+              { name: "segment.bytes", configOperation: 1 },
+            ],
+          },
+        ],
+        false,
+      );
+      assert.equal(response.responses[0].errorCode, 0, `IncrementalAlterConfigs v${v}`);
+      steps.push({ api: "IncrementalAlterConfigs", version: v });
+    }
+    for (const v of platformaticVersions("describeLogDirs")) {
+      const response = await call("describeLogDirs", v, [{ name: topic, partitions: [0] }]);
+      assert.equal(response.results[0].errorCode, 0, `DescribeLogDirs v${v}`);
+      const partition = response.results[0].topics[0].partitions[0];
+      assert.ok(partition.partitionSize > 0n, `DescribeLogDirs v${v} partition size`);
+      if (v >= 4) assert.ok(response.results[0].totalBytes > 0n, `DescribeLogDirs v${v} total bytes`);
+      steps.push({ api: "DescribeLogDirs", version: v });
     }
     for (const v of platformaticVersions("describeCluster")) {
       const response = await call("describeCluster", v, false, 1);

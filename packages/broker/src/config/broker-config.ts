@@ -50,7 +50,14 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
     dynamic: true,
     doc: "Age at which a log segment rolls; overrides log.roll.hours.",
   },
-  { name: "log.roll.hours", type: "int", default: 168, min: 1, doc: "Age in hours at which a log segment rolls." },
+  {
+    name: "log.roll.hours",
+    type: "int",
+    default: 168,
+    min: 1,
+    dynamic: true,
+    doc: "Age in hours at which a log segment rolls.",
+  },
   {
     name: "log.index.size.max.bytes",
     type: "int",
@@ -147,13 +154,65 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
 
 const BY_NAME = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));
 
+export function brokerConfigDef(name: string): ConfigDef | undefined {
+  return BY_NAME.get(name);
+}
+
+/**
+ * Where a broker config's value comes from, highest precedence first (Kafka's DescribeConfigs
+ * sources): a dynamic config for this broker, a dynamic cluster-wide default, server.properties
+ * or --set, Kafka's default.
+ */
+export type BrokerConfigSource = "dynamic-broker" | "dynamic-default" | "static" | "default";
+
+/** The two dynamic layers: AlterConfigs on resource "<node id>" and on resource "" (cluster default). */
+export type DynamicScope = "dynamic-broker" | "dynamic-default";
+
+export interface BrokerConfigEntry {
+  def: ConfigDef;
+  value: ConfigValue;
+  source: BrokerConfigSource;
+  /** No layer sets it: Kafka's default. */
+  isDefault: boolean;
+  /** Every layer that sets it, highest precedence first (DescribeConfigs synonyms). */
+  layers: { source: BrokerConfigSource; value: ConfigValue }[];
+}
+
+/** The definition of a broker config that may change without a restart; ConfigError naming the key otherwise. */
+export function requireDynamicBrokerConfigDef(name: string): ConfigDef {
+  const def = BY_NAME.get(name);
+  if (def === undefined) throw new ConfigError(name, `Unknown broker config "${name}".`);
+  if (def.dynamic !== true) {
+    const dynamic = BROKER_CONFIG_DEFS.filter((d) => d.dynamic === true).map((d) => d.name);
+    throw new ConfigError(
+      name,
+      `Broker config ${name} cannot be updated dynamically (it needs a restart); dynamic broker configs are: ${dynamic.join(", ")}.`,
+    );
+  }
+  return def;
+}
+
+/** Validates a dynamic broker config update; throws ConfigError naming the key and what is allowed. */
+export function parseDynamicBrokerConfig(name: string, value: string | null): ConfigValue {
+  return parseConfigValue(requireDynamicBrokerConfigDef(name), value);
+}
+
 export class BrokerConfig {
-  private constructor(private readonly values: Map<string, ConfigValue>) {}
+  /** Text of the dynamic overrides per scope, as AlterConfigs sent them (what is persisted). */
+  private readonly dynamicText: Record<DynamicScope, Map<string, string>> = {
+    "dynamic-broker": new Map(),
+    "dynamic-default": new Map(),
+  };
+  private readonly dynamic: Record<DynamicScope, Map<string, ConfigValue>> = {
+    "dynamic-broker": new Map(),
+    "dynamic-default": new Map(),
+  };
+
+  private constructor(private readonly staticValues: Map<string, ConfigValue>) {}
 
   /** Kafka's properties defaults, overridden by a properties file's text and then by --set pairs. */
   static from(fileText: string | null, overrides: readonly string[]): BrokerConfig {
     const values = new Map<string, ConfigValue>();
-    for (const d of BROKER_CONFIG_DEFS) values.set(d.name, d.default);
     const apply = (key: string, text: string) => {
       const def = BY_NAME.get(key);
       if (def === undefined) throw new ConfigError(key, `Unknown config "${key}".`);
@@ -184,8 +243,9 @@ export class BrokerConfig {
   }
 
   get(name: string): ConfigValue {
-    if (!this.values.has(name)) throw new Error(`no broker config ${name}`);
-    return this.values.get(name) ?? null;
+    const def = BY_NAME.get(name);
+    if (def === undefined) throw new Error(`no broker config ${name}`);
+    return this.layers(def)[0]?.value ?? def.default;
   }
 
   int(name: string): number {
@@ -200,11 +260,46 @@ export class BrokerConfig {
     return this.get(name) as string;
   }
 
-  /** Every config with its current value and whether it was set explicitly. */
-  entries(): { def: ConfigDef; value: ConfigValue; isDefault: boolean }[] {
-    return BROKER_CONFIG_DEFS.map((def) => {
-      const value = this.values.get(def.name) ?? null;
-      return { def, value, isDefault: value === def.default };
-    });
+  private layers(def: ConfigDef): { source: BrokerConfigSource; value: ConfigValue }[] {
+    const out: { source: BrokerConfigSource; value: ConfigValue }[] = [];
+    for (const scope of ["dynamic-broker", "dynamic-default"] as const) {
+      if (this.dynamic[scope].has(def.name))
+        out.push({ source: scope, value: this.dynamic[scope].get(def.name) ?? null });
+    }
+    if (this.staticValues.has(def.name)) out.push({ source: "static", value: this.staticValues.get(def.name) ?? null });
+    return out;
+  }
+
+  /** Every config with its current value and where that comes from. */
+  entries(): BrokerConfigEntry[] {
+    return BROKER_CONFIG_DEFS.map((def) => this.entry(def));
+  }
+
+  entry(def: ConfigDef): BrokerConfigEntry {
+    const layers = this.layers(def);
+    const top = layers[0];
+    return {
+      def,
+      value: top === undefined ? def.default : top.value,
+      source: top?.source ?? "default",
+      isDefault: top === undefined,
+      layers,
+    };
+  }
+
+  /** The dynamic overrides of one scope, as text. */
+  dynamicOverrides(scope: DynamicScope): ReadonlyMap<string, string> {
+    return this.dynamicText[scope];
+  }
+
+  /**
+   * Replaces every dynamic override of `scope` (AlterConfigs semantics; IncrementalAlterConfigs
+   * computes the whole new set first). Validates everything before changing anything.
+   */
+  setDynamic(scope: DynamicScope, overrides: ReadonlyMap<string, string>): void {
+    const parsed = new Map<string, ConfigValue>();
+    for (const [k, v] of overrides) parsed.set(k, parseDynamicBrokerConfig(k, v));
+    this.dynamic[scope] = parsed;
+    this.dynamicText[scope] = new Map(overrides);
   }
 }

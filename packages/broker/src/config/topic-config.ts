@@ -6,7 +6,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import type { LogConfig } from "../log/config.js";
 import { writeFileAtomically } from "../log/file-system.js";
-import type { BrokerConfig } from "./broker-config.js";
+import { type BrokerConfig, type BrokerConfigSource, brokerConfigDef } from "./broker-config.js";
 import { type ConfigDef, ConfigError, type ConfigValue, LONG_MAX, parseConfigValue } from "./config-def.js";
 
 export interface TopicConfigDef extends ConfigDef {
@@ -105,32 +105,57 @@ export function topicConfigDef(name: string): TopicConfigDef | undefined {
   return BY_NAME.get(name);
 }
 
+/** The definition of a topic config; ConfigError naming the key and listing the known ones otherwise. */
+export function requireTopicConfigDef(name: string): TopicConfigDef {
+  const def = BY_NAME.get(name);
+  if (def === undefined) {
+    throw new ConfigError(
+      name,
+      `Unknown topic config "${name}"; topic configs are: ${TOPIC_CONFIG_DEFS.map((d) => d.name).join(", ")}.`,
+    );
+  }
+  return def;
+}
+
 /** Validates a topic config override; throws ConfigError naming the key. */
 export function parseTopicConfig(name: string, value: string | null): ConfigValue {
-  const def = BY_NAME.get(name);
-  if (def === undefined) throw new ConfigError(name, `Unknown topic config "${name}".`);
+  const def = requireTopicConfigDef(name);
   if (value === null) throw new ConfigError(name, `Topic config ${name} needs a value.`);
   return parseConfigValue(def, value);
 }
 
-/** The effective value of a topic config: its override, else the broker's synonym, else the default. */
+/** Where a topic config's value comes from: the topic's override, a broker layer, or Kafka's default. */
+export type TopicConfigSource = "topic" | BrokerConfigSource;
+
+/**
+ * The effective value of a topic config: its override, else the broker's synonym (dynamic for
+ * this broker, dynamic cluster default, static), else the default.
+ */
 export function effectiveTopicConfig(
   def: TopicConfigDef,
   overrides: ReadonlyMap<string, string>,
   broker: BrokerConfig,
-): { value: string; source: "topic" | "broker" | "default" } {
+): { value: string; source: TopicConfigSource } {
   const own = overrides.get(def.name);
   if (own !== undefined) return { value: own, source: "topic" };
-  if (def.brokerSynonym !== null) {
-    const b = broker.get(def.brokerSynonym);
-    const brokerDef = broker.entries().find((e) => e.def.name === def.brokerSynonym);
-    if (b !== null && brokerDef !== undefined && !brokerDef.isDefault) return { value: String(b), source: "broker" };
+  const synonym = def.brokerSynonym === null ? undefined : brokerConfigDef(def.brokerSynonym);
+  if (synonym !== undefined) {
+    const b = broker.entry(synonym);
+    if (!b.isDefault && b.value !== null) return { value: String(b.value), source: b.source };
   }
   if (def.name === "segment.ms") {
     // log.roll.ms is unset by default; the default comes from log.roll.hours.
-    return { value: String(broker.int("log.roll.hours") * 3_600_000), source: "default" };
+    const hours = broker.entry(brokerConfigDef("log.roll.hours")!);
+    return { value: String(broker.int("log.roll.hours") * 3_600_000), source: hours.source };
   }
   return { value: String(def.default), source: "default" };
+}
+
+/** A topic's effective config value by name (for handlers that apply topic configs, e.g. Produce). */
+export function topicConfigValue(name: string, overrides: ReadonlyMap<string, string>, broker: BrokerConfig): string {
+  const def = BY_NAME.get(name);
+  if (def === undefined) throw new Error(`no topic config ${name}`);
+  return effectiveTopicConfig(def, overrides, broker).value;
 }
 
 /** Topic overrides as LogConfig fields, for the partition logs of that topic. */

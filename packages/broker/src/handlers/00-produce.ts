@@ -22,6 +22,7 @@ import {
   setMaxTimestampLogAppendTime,
   upConvertToRecordBatch,
 } from "@samsa/protocol";
+import { topicConfigValue } from "../config/topic-config.js";
 import { RejectedRequestError } from "../request-dispatcher.js";
 import type { Partition } from "../topics/partition.js";
 import { errorCodeOf, errorMessageOf } from "./errors.js";
@@ -48,7 +49,25 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
  * Checks and prepares one partition's records for the log; returns the bytes to append.
  * Throws KafkaError with the code the client expects.
  */
-function prepareRecords(broker: BrokerContext, records: Buffer, apiVersion: number, nowMs: number): Buffer {
+/** A topic's message.timestamp.* configs (its overrides, else the broker's), read once per request and topic. */
+interface TimestampPolicy {
+  logAppendTime: boolean;
+  beforeMaxMs: bigint;
+  afterMaxMs: bigint;
+}
+
+function timestampPolicy(broker: BrokerContext, topic: string): TimestampPolicy {
+  const overrides = broker.topics.configs.get(topic);
+  const value = (name: string) => topicConfigValue(name, overrides, broker.config);
+  const ms = (name: string) => BigInt(Math.min(Number(value(name)), Number.MAX_SAFE_INTEGER));
+  return {
+    logAppendTime: value("message.timestamp.type") === "LogAppendTime",
+    beforeMaxMs: ms("message.timestamp.before.max.ms"),
+    afterMaxMs: ms("message.timestamp.after.max.ms"),
+  };
+}
+
+function prepareRecords(records: Buffer, apiVersion: number, nowMs: number, policy: TimestampPolicy): Buffer {
   if (records.length < LOG_OVERHEAD + 5) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, "Record set is truncated.");
   const magic = records[MAGIC_OFFSET];
   let out = records;
@@ -67,11 +86,7 @@ function prepareRecords(broker: BrokerContext, records: Buffer, apiVersion: numb
       `Produce v${apiVersion} requires magic 2 record batches, got ${magic}.`,
     );
   }
-  const logAppendTime = broker.config.string("log.message.timestamp.type") === "LogAppendTime";
-  const beforeMaxMs = BigInt(
-    Math.min(broker.config.int("log.message.timestamp.before.max.ms"), Number.MAX_SAFE_INTEGER),
-  );
-  const afterMaxMs = BigInt(Math.min(broker.config.int("log.message.timestamp.after.max.ms"), Number.MAX_SAFE_INTEGER));
+  const { logAppendTime, beforeMaxMs, afterMaxMs } = policy;
   const now = BigInt(nowMs);
   for (let pos = 0; pos + LOG_OVERHEAD <= out.length; ) {
     let header: ReturnType<typeof readBatchHeader>;
@@ -135,12 +150,12 @@ export const produceHandler = defineHandler({
     const { broker } = ctx;
     const version = ctx.header.apiVersion;
     const nowMs = broker.nowMs();
-    const logAppendTime = broker.config.string("log.message.timestamp.type") === "LogAppendTime";
     const acks = request.acks;
     const responses: { name: string; results: (PartitionResult | Promise<PartitionResult>)[] }[] = [];
     for (const topic of request.topicData) {
       const results: (PartitionResult | Promise<PartitionResult>)[] = [];
       const known = broker.topics.get(topic.name);
+      const policy = known === undefined ? null : timestampPolicy(broker, known.name);
       for (const p of topic.partitionData) {
         if (acks !== 0 && acks !== 1 && acks !== -1) {
           results.push(failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS));
@@ -153,7 +168,7 @@ export const produceHandler = defineHandler({
           continue;
         }
         const partition = known?.partitions[p.index];
-        if (partition === undefined) {
+        if (partition === undefined || policy === null) {
           results.push(failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
@@ -163,13 +178,13 @@ export const produceHandler = defineHandler({
         }
         let records: Buffer;
         try {
-          records = prepareRecords(broker, p.records, version, nowMs);
+          records = prepareRecords(p.records, version, nowMs, policy);
         } catch (e) {
           results.push(failed(p.index, errorCodeOf(e, broker.log), errorMessageOf(e)));
           continue;
         }
         // Enqueued now, in request order; awaited below.
-        results.push(appendTo(partition, records, logAppendTime, nowMs, broker));
+        results.push(appendTo(partition, records, policy.logAppendTime, nowMs, broker));
       }
       responses.push({ name: topic.name, results });
     }

@@ -7,8 +7,10 @@
  * `maxBytes` for the response, and the first partition with data always gets at least one whole
  * batch (as Kafka, so a consumer can make progress past a batch larger than its limits).
  * v0-3 clients cannot read magic 2: their batches are down-converted (magic 0 for v0-1, 1 for v2-3).
- * Fetch sessions (KIP-227): we answer sessionId 0, which tells the client to keep sending full
- * fetch requests — a session-less broker is a valid peer of every client.
+ * Fetch sessions (KIP-227, v7+; ../fetch-session.ts): a full fetch at epoch 0 opens a session;
+ * an incremental one reads every partition of its session (the request carries only the changed
+ * ones and those to forget) and answers with the partitions that have records, a moved high
+ * watermark or log start offset, or an error.
  */
 import {
   downConvertRecordSet,
@@ -20,6 +22,7 @@ import {
   type FetchResponse,
   type FetchResponsePartitionData,
 } from "@samsa/protocol";
+import { type CachedPartition, type FetchContext, INVALID_SESSION_ID } from "../fetch-session.js";
 import { OffsetOutOfRangeError } from "../log/errors.js";
 import type { Partition } from "../topics/partition.js";
 import { errorCodeOf } from "./errors.js";
@@ -40,37 +43,60 @@ interface Target {
   error: number;
 }
 
+interface PartitionRead {
+  target: Target;
+  data: Encodable<FetchResponsePartitionData>;
+}
+
 interface ReadResult {
-  responses: Encodable<FetchResponse>["responses"];
+  reads: PartitionRead[];
   bytes: number;
   hasError: boolean;
 }
 
-function resolveTargets(broker: BrokerContext, request: FetchRequest, version: number): Target[] {
-  const targets: Target[] = [];
-  for (const t of request.topics) {
-    const topic = version >= 13 ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
-    const unknown = version >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    for (const p of t.partitions) {
-      const partition = topic?.partitions[p.partition];
-      targets.push({
-        topic: topic?.name ?? t.topic,
-        topicId: t.topicId,
-        partitionIndex: p.partition,
-        partition,
-        fetchOffset: p.fetchOffset,
-        partitionMaxBytes: p.partitionMaxBytes,
-        currentLeaderEpoch: p.currentLeaderEpoch,
-        error:
-          topic === undefined
-            ? unknown
-            : partition === undefined
-              ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-              : ErrorCode.NONE,
-      });
-    }
-  }
-  return targets;
+interface PartitionRef {
+  topic: string;
+  topicId: string;
+  partition: number;
+  fetchOffset: bigint;
+  partitionMaxBytes: number;
+  currentLeaderEpoch: number;
+}
+
+function resolveTarget(broker: BrokerContext, ref: PartitionRef, version: number): Target {
+  const topic = version >= 13 ? broker.topics.getById(ref.topicId) : broker.topics.get(ref.topic);
+  const partition = topic?.partitions[ref.partition];
+  return {
+    topic: topic?.name ?? ref.topic,
+    topicId: ref.topicId,
+    partitionIndex: ref.partition,
+    partition,
+    fetchOffset: ref.fetchOffset,
+    partitionMaxBytes: ref.partitionMaxBytes,
+    currentLeaderEpoch: ref.currentLeaderEpoch,
+    error:
+      topic === undefined
+        ? version >= 13
+          ? ErrorCode.UNKNOWN_TOPIC_ID
+          : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        : partition === undefined
+          ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+          : ErrorCode.NONE,
+  };
+}
+
+/** The partitions a request names, in request order. */
+function requestedPartitions(request: FetchRequest): PartitionRef[] {
+  return request.topics.flatMap((t) =>
+    t.partitions.map((p) => ({
+      topic: t.topic,
+      topicId: t.topicId,
+      partition: p.partition,
+      fetchOffset: p.fetchOffset,
+      partitionMaxBytes: p.partitionMaxBytes,
+      currentLeaderEpoch: p.currentLeaderEpoch,
+    })),
+  );
 }
 
 async function readAll(
@@ -83,28 +109,57 @@ async function readAll(
   let bytes = 0;
   let hasError = false;
   let first = true;
-  const byTopic = new Map<string, Encodable<FetchResponsePartitionData>[]>();
-  const order: { key: string; topic: string; topicId: string }[] = [];
+  const reads: PartitionRead[] = [];
   for (const t of targets) {
-    const key = `${t.topicId}/${t.topic}`;
-    let list = byTopic.get(key);
-    if (list === undefined) {
-      byTopic.set(key, (list = []));
-      order.push({ key, topic: t.topic, topicId: t.topicId });
-    }
     const data = await readPartition(broker, t, remaining, first, version);
     if (data.errorCode !== ErrorCode.NONE) hasError = true;
     const size = data.records?.length ?? 0;
     if (size > 0) first = false;
     bytes += size;
     remaining = Math.max(0, remaining - size);
-    list.push(data);
+    reads.push({ target: t, data });
   }
-  return {
-    responses: order.map((o) => ({ topic: o.topic, topicId: o.topicId, partitions: byTopic.get(o.key)! })),
-    bytes,
-    hasError,
-  };
+  return { reads, bytes, hasError };
+}
+
+/** Groups partition results by topic, in the order the topics first appear. */
+function byTopic(reads: readonly PartitionRead[]): Encodable<FetchResponse>["responses"] {
+  const groups = new Map<
+    string,
+    { topic: string; topicId: string; partitions: Encodable<FetchResponsePartitionData>[] }
+  >();
+  for (const { target: t, data } of reads) {
+    const key = `${t.topicId}/${t.topic}`;
+    let group = groups.get(key);
+    if (group === undefined) groups.set(key, (group = { topic: t.topic, topicId: t.topicId, partitions: [] }));
+    group.partitions.push(data);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Kafka's CachedPartition.maybeUpdateResponseData: whether an incremental response must carry
+ * this partition (records, a changed high watermark or log start offset, an error), remembering
+ * what the client is told. An error resets the cached high watermark so recovery is reported too.
+ */
+function mustRespond(cached: CachedPartition, data: Encodable<FetchResponsePartitionData>): boolean {
+  let must = (data.records?.length ?? 0) > 0;
+  const highWatermark = data.highWatermark ?? -1n;
+  const logStartOffset = data.logStartOffset ?? -1n;
+  if (highWatermark !== cached.highWatermark) {
+    must = true;
+    cached.highWatermark = highWatermark;
+  }
+  if (logStartOffset !== cached.logStartOffset) {
+    must = true;
+    cached.logStartOffset = logStartOffset;
+  }
+  if ((data.preferredReadReplica ?? -1) >= 0) must = true;
+  if (data.errorCode !== ErrorCode.NONE) {
+    cached.highWatermark = -1n;
+    must = true;
+  }
+  return must;
 }
 
 async function readPartition(
@@ -182,7 +237,25 @@ export const fetchHandler = defineHandler({
   async handle(ctx, request): Promise<Encodable<FetchResponse>> {
     const { broker } = ctx;
     const version = ctx.header.apiVersion;
-    const targets = resolveTargets(broker, request, version);
+    const usesTopicIds = version >= 13;
+    const requested = requestedPartitions(request);
+    let context: FetchContext = { kind: "sessionless" };
+    if (version >= 7) {
+      context = broker.fetchSessions.newContext(
+        { sessionId: request.sessionId, sessionEpoch: request.sessionEpoch, usesTopicIds },
+        request.sessionEpoch > 0 ? requested.map(newCachedPartition) : [],
+        request.forgottenTopicsData.flatMap((f) =>
+          f.partitions.map((partition) => ({ topic: f.topic, topicId: f.topicId, partition })),
+        ),
+        broker.nowMs(),
+      );
+    }
+    if (context.kind === "error") {
+      return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: INVALID_SESSION_ID, responses: [] };
+    }
+    const session = context.kind === "incremental" ? context.session : null;
+    const refs = session === null ? requested : [...session.partitions.values()];
+    const targets = refs.map((r) => resolveTarget(broker, r, version));
     const deadline = broker.nowMs() + Math.max(0, request.maxWaitMs);
     let result = await readAll(broker, targets, request, version);
     const partitions = targets.flatMap((t) => (t.partition === undefined ? [] : [t.partition]));
@@ -192,6 +265,30 @@ export const fetchHandler = defineHandler({
       if (!(await waitForAppend(partitions, left))) break;
       result = await readAll(broker, targets, request, version);
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: result.responses };
+    let sessionId = INVALID_SESSION_ID;
+    let reads = result.reads;
+    if (context.kind === "full") {
+      const cached = reads.map(({ target, data }, i) => ({
+        ...newCachedPartition(refs[i]),
+        topic: target.topic,
+        highWatermark: data.errorCode === ErrorCode.NONE ? (data.highWatermark ?? -1n) : -1n,
+        logStartOffset: data.logStartOffset ?? -1n,
+      }));
+      sessionId = broker.fetchSessions.maybeCreateSession(broker.nowMs(), request.replicaId >= 0, usesTopicIds, cached);
+    } else if (session !== null) {
+      sessionId = session.id;
+      reads = reads.filter(({ target, data }) => {
+        const key = session.key({ topic: target.topic, topicId: target.topicId, partition: target.partitionIndex });
+        const cached = session.partitions.get(key);
+        if (cached === undefined || !mustRespond(cached, data)) return false;
+        if ((data.records?.length ?? 0) > 0) session.moveToEnd(key);
+        return true;
+      });
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses: byTopic(reads) };
   },
 });
+
+function newCachedPartition(ref: PartitionRef): CachedPartition {
+  return { ...ref, highWatermark: -1n, logStartOffset: -1n };
+}

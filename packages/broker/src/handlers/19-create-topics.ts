@@ -12,14 +12,12 @@ import {
   ZERO_UUID,
 } from "@samsa/protocol";
 import { ConfigError } from "../config/config-def.js";
+import { configSourceCode } from "../config/config-source.js";
 import { effectiveTopicConfig, parseTopicConfig, TOPIC_CONFIG_DEFS } from "../config/topic-config.js";
 import { MAX_PARTITIONS_PER_TOPIC } from "../topics/topic-manager.js";
 import { invalidTopicNameReason } from "../topics/topic-name.js";
 import { errorCodeOf, errorMessageOf } from "./errors.js";
 import { defineHandler } from "./handler.js";
-
-/** DescribeConfigs' ConfigSource values. */
-export const CONFIG_SOURCE = { DYNAMIC_TOPIC_CONFIG: 1, STATIC_BROKER_CONFIG: 4, DEFAULT_CONFIG: 5 } as const;
 
 export const createTopicsHandler = defineHandler({
   api: CreateTopicsApi,
@@ -118,12 +116,7 @@ export const createTopicsHandler = defineHandler({
             name: def.name,
             value,
             readOnly: false,
-            configSource:
-              source === "topic"
-                ? CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG
-                : source === "broker"
-                  ? CONFIG_SOURCE.STATIC_BROKER_CONFIG
-                  : CONFIG_SOURCE.DEFAULT_CONFIG,
+            configSource: configSourceCode(source),
             isSensitive: false,
           };
         }),

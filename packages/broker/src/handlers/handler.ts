@@ -4,7 +4,8 @@
  */
 import type { ApiDescriptor, Encodable, RequestFrameHeader } from "@samsa/protocol";
 import type { Logger } from "pino";
-import type { BrokerConfig } from "../config/broker-config.js";
+import type { BrokerConfig, DynamicScope } from "../config/broker-config.js";
+import type { FetchSessionCache } from "../fetch-session.js";
 import type { Connection } from "../network/connection.js";
 import type { TopicManager } from "../topics/topic-manager.js";
 
@@ -15,7 +16,16 @@ export interface BrokerContext {
   readonly advertisedHost: string;
   readonly advertisedPort: number;
   readonly config: BrokerConfig;
+  /** The log directory (log.dirs), absolute. */
+  readonly dataDir: string;
   readonly topics: TopicManager;
+  /** Incremental fetch sessions (KIP-227). */
+  readonly fetchSessions: FetchSessionCache;
+  /**
+   * Replaces the dynamic broker configs of one scope: validates (ConfigError naming the key),
+   * persists, then applies them to every partition log.
+   */
+  alterBrokerConfigs(scope: DynamicScope, overrides: ReadonlyMap<string, string>): Promise<void>;
   readonly log: Logger;
   nowMs(): number;
   /** Every handler, so ApiVersions can describe them. */

@@ -12,7 +12,10 @@ import { createTopicsHandler } from "./19-create-topics.js";
 import { deleteTopicsHandler } from "./20-delete-topics.js";
 import { offsetForLeaderEpochHandler } from "./23-offset-for-leader-epoch.js";
 import { describeConfigsHandler } from "./32-describe-configs.js";
+import { alterConfigsHandler } from "./33-alter-configs.js";
+import { describeLogDirsHandler } from "./35-describe-log-dirs.js";
 import { createPartitionsHandler } from "./37-create-partitions.js";
+import { incrementalAlterConfigsHandler } from "./44-incremental-alter-configs.js";
 import { describeClusterHandler } from "./60-describe-cluster.js";
 import type { AnyHandler } from "./handler.js";
 
@@ -27,6 +30,9 @@ export const HANDLERS: readonly AnyHandler[] = [
   deleteTopicsHandler,
   offsetForLeaderEpochHandler,
   describeConfigsHandler,
+  alterConfigsHandler,
+  describeLogDirsHandler,
   createPartitionsHandler,
+  incrementalAlterConfigsHandler,
   describeClusterHandler,
 ];

@@ -72,8 +72,12 @@ export class LogManager {
   hadCleanShutdown = false;
   meta: MetaProperties | null = null;
 
+  /** Defaults for every log (the broker's log.* configs); dynamic broker configs replace them. */
+  private defaults: Partial<LogConfig>;
+
   private constructor(private readonly opts: LogManagerOptions) {
     this.logDir = opts.logDir;
+    this.defaults = opts.config ?? {};
     this.logger = opts.logger ?? pino({ level: "silent" });
     this.time = opts.time ?? SYSTEM_CLOCK;
     this.recoveryPoints = new OffsetCheckpointFile(path.join(opts.logDir, RECOVERY_POINT_CHECKPOINT_FILE));
@@ -90,13 +94,31 @@ export class LogManager {
     return {
       dir: path.join(this.logDir, partitionDirName(tp)),
       topicPartition: tp,
-      config: { ...this.opts.config, ...this.opts.topicConfig?.(tp.topic) },
+      config: this.configFor(tp.topic),
       time: this.time,
       logger: this.logger,
       fs: this.opts.fs ?? nodeFileSystem,
       onOffline: (log: Log, error: Error) =>
         this.logger.error({ partition: topicPartitionKey(log.topicPartition), err: error }, "partition offline"),
     };
+  }
+
+  private configFor(topic: string): Partial<LogConfig> {
+    return { ...this.defaults, ...this.opts.topicConfig?.(topic) };
+  }
+
+  /** New broker-level defaults (a dynamic broker config changed): every open log takes them at once. */
+  setDefaultConfig(defaults: Partial<LogConfig>): void {
+    this.defaults = defaults;
+    this.reconfigure();
+  }
+
+  /** Re-reads the topic configs of `topic`'s logs (or of every log) and applies them live. */
+  reconfigure(topic?: string): void {
+    for (const log of this.logs.values()) {
+      if (topic === undefined || log.topicPartition.topic === topic)
+        log.updateConfig(this.configFor(log.topicPartition.topic));
+    }
   }
 
   private async readCheckpoint(file: OffsetCheckpointFile, what: string): Promise<Map<string, bigint>> {

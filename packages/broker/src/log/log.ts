@@ -72,7 +72,7 @@ export interface LogOptions {
 export class Log implements PartitionLog {
   readonly topicPartition: TopicPartition;
   readonly dir: string;
-  readonly config: LogConfig;
+  private configValue: LogConfig;
   private readonly time: Clock;
   private readonly logger: Logger;
   private readonly random: () => number;
@@ -109,7 +109,7 @@ export class Log implements PartitionLog {
   ) {
     this.topicPartition = opts.topicPartition;
     this.dir = opts.dir;
-    this.config = config;
+    this.configValue = config;
     this.time = opts.time ?? SYSTEM_CLOCK;
     this.logger = (opts.logger ?? pino({ level: "silent" })).child({
       partition: topicPartitionKey(opts.topicPartition),
@@ -167,6 +167,29 @@ export class Log implements PartitionLog {
     });
     log.offlineError = error;
     return log;
+  }
+
+  get config(): LogConfig {
+    return this.configValue;
+  }
+
+  /**
+   * Applies a changed topic or broker config without a restart, as Kafka's UnifiedLog.updateConfig:
+   * size, age, flush and max.message.bytes limits hold from the next append; the index settings
+   * (segment.index.bytes, index.interval.bytes) hold from the next segment, because an open
+   * segment's index files are already sized.
+   */
+  updateConfig(overrides: Partial<LogConfig>): void {
+    const config = logConfig(overrides);
+    this.configValue = config;
+    if (this.segmentContext !== null) {
+      // A new object, not a mutation: open segments keep the context they were created with.
+      this.segmentContext = {
+        ...this.segmentContext,
+        indexIntervalBytes: config.indexIntervalBytes,
+        segmentIndexBytes: config.segmentIndexBytes,
+      };
+    }
   }
 
   get logStartOffset(): bigint {

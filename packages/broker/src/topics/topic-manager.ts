@@ -150,6 +150,20 @@ export class TopicManager {
     });
   }
 
+  /**
+   * Replaces a topic's config overrides (persisted first, then applied to its open partition
+   * logs; Produce reads the timestamp configs per request, so every topic config is live).
+   */
+  alterConfigs(name: string, configs: ReadonlyMap<string, string>): Promise<void> {
+    return this.serialize(async () => {
+      if (!this.topics.has(name))
+        throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' does not exist.`);
+      await this.configs.set(name, configs);
+      this.logs.reconfigure(name);
+      this.log.info({ topic: name, configs: Object.fromEntries(configs) }, "topic configs altered");
+    });
+  }
+
   /** Deletes a topic and its data. */
   delete(name: string): Promise<void> {
     return this.serialize(async () => {

@@ -64,14 +64,17 @@ export function decodeRequestFrame(frame: Buffer): DecodedRequest {
   };
 }
 
-/** Encodes a request frame, including the 4-byte size prefix, as one Buffer. */
-export function encodeRequestFrame<Req>(
+/**
+ * Encodes a request frame as chunks (size prefix first); large record data stays a separate chunk
+ * referencing the caller's buffer, so a producer writes a 1 MiB batch without copying it.
+ */
+export function encodeRequestFrameChunks<Req>(
   api: ApiDescriptor<Req, unknown>,
   apiVersion: number,
   correlationId: number,
   clientId: string | null,
   body: Encodable<Req>,
-): Buffer {
+): Buffer[] {
   const w = new Writer();
   w.writeInt32(0);
   const headerVersion = requestHeaderVersion(api.apiKey, apiVersion);
@@ -90,6 +93,18 @@ export function encodeRequestFrame<Req>(
   return withSizePrefix(w);
 }
 
+/** Encodes a request frame, including the 4-byte size prefix, as one Buffer. */
+export function encodeRequestFrame<Req>(
+  api: ApiDescriptor<Req, unknown>,
+  apiVersion: number,
+  correlationId: number,
+  clientId: string | null,
+  body: Encodable<Req>,
+): Buffer {
+  const chunks = encodeRequestFrameChunks(api, apiVersion, correlationId, clientId, body);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
 /**
  * Encodes a response frame as chunks (size prefix first); large record data stays a separate
  * chunk that references the caller's buffer, so Fetch responses are written without copying.
@@ -104,9 +119,7 @@ export function encodeResponseFrameChunks<Res>(
   w.writeInt32(0);
   ResponseHeader.encode(w, { correlationId }, responseHeaderVersion(api.apiKey, apiVersion));
   api.response.encode(w, body, apiVersion);
-  const chunks = w.toChunks();
-  chunks[0].writeInt32BE(w.length - 4, 0);
-  return chunks;
+  return withSizePrefix(w);
 }
 
 export function encodeResponseFrame<Res>(
@@ -130,8 +143,9 @@ export function decodeResponseFrame<Res>(
   return { correlationId: h.correlationId, body };
 }
 
-function withSizePrefix(w: Writer): Buffer {
-  const b = w.toBuffer();
-  b.writeInt32BE(b.length - 4, 0);
-  return b;
+/** The writer's chunks with the int32 size (of everything after it) patched into the first. */
+function withSizePrefix(w: Writer): Buffer[] {
+  const chunks = w.toChunks();
+  chunks[0].writeInt32BE(w.length - 4, 0);
+  return chunks;
 }

@@ -41,6 +41,8 @@ const UNCOVERABLE: Record<string, string> = {
   "CreateTopics v6": "librdkafka 2.0 stops at v4, platformatic has only v7",
   "DeleteTopics v4": "kafka-python stops at v3, platformatic has only v6",
   "DeleteTopics v5": "kafka-python stops at v3, platformatic has only v6",
+  "OffsetForLeaderEpoch v0": "only brokers before Kafka 2.0 sent v0 (replication); no client sends it",
+  "OffsetForLeaderEpoch v1": "only brokers before Kafka 2.0 sent v1 (replication); no client sends it",
   "OffsetForLeaderEpoch v2": "librdkafka sends v2 only from 2.1 (Debian has 2.0.2); platformatic has only v4",
   "OffsetForLeaderEpoch v3": "only Java clients send v3; platformatic has only v4",
   "IncrementalAlterConfigs v0":

@@ -1,14 +1,14 @@
 /**
- * OffsetForLeaderEpoch v2-4: the end offset of a leader epoch, from the partition's leader-epoch
- * cache (consumers use it to detect log truncation after a leader change). From v2 as Kafka 4
- * (KIP-896): v0-1 served only brokers of before 2.0, and no client we can test sends them.
+ * OffsetForLeaderEpoch v0-4: the end offset of a leader epoch, from the partition's leader-epoch
+ * cache (consumers use it to detect log truncation after a leader change). Advertised from v0 as
+ * the 3.9 spec does (Kafka 4 dropped v0-1, KIP-896); v0 answers carry no epoch, which is ignorable.
  */
 import { type Encodable, ErrorCode, OffsetForLeaderEpochApi, type OffsetForLeaderEpochResponse } from "@samsa/protocol";
 import { defineHandler } from "./handler.js";
 
 export const offsetForLeaderEpochHandler = defineHandler({
   api: OffsetForLeaderEpochApi,
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 4,
   handle(ctx, request): Encodable<OffsetForLeaderEpochResponse> {
     const { broker } = ctx;

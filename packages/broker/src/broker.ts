@@ -37,6 +37,14 @@ export interface BrokerStartOptions {
 /** Kafka closes a half-sent request after request.timeout.ms-like deadlines; 30 s is Kafka's default request timeout. */
 export const DEFAULT_PARTIAL_FRAME_TIMEOUT_MS = 30_000;
 const SHUTDOWN_DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * Unanswered request bytes per connection before reading pauses, when queued.max.request.bytes
+ * is -1. Kafka reads one request per connection at a time; we pipeline, so a bound is needed:
+ * librdkafka keeps up to a million requests in flight, and 16 MiB keeps a fast producer's backlog
+ * (and broker RSS) small without slowing it (bench/broker: 1 KiB produce was faster with it).
+ * One frame larger than this is still read whole; reading pauses after it.
+ */
+const DEFAULT_IN_FLIGHT_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
 
 /** Broker-level log.* configs, as the defaults of every partition log. */
 export function logConfigFromBroker(config: BrokerConfig): Partial<LogConfig> {
@@ -191,7 +199,7 @@ export class Broker {
         port: options.port,
         maxFrameBytes,
         maxInFlightRequests: config.int("queued.max.requests"),
-        maxInFlightBytes: queuedBytes > 0 ? queuedBytes : 2 * maxFrameBytes,
+        maxInFlightBytes: queuedBytes > 0 ? queuedBytes : DEFAULT_IN_FLIGHT_BYTES_PER_CONNECTION,
         idleTimeoutMs: config.int("connections.max.idle.ms"),
         partialFrameTimeoutMs: options.partialFrameTimeoutMs ?? DEFAULT_PARTIAL_FRAME_TIMEOUT_MS,
         nowMs,

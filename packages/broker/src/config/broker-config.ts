@@ -148,7 +148,7 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
     type: "long",
     default: -1,
     min: -1,
-    doc: "Unanswered request bytes per connection before reading pauses (-1: 2 x socket.request.max.bytes).",
+    doc: "Unanswered request bytes per connection before reading pauses (-1: 16 MiB).",
   },
 ];
 

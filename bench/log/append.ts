@@ -80,7 +80,10 @@ async function logAppend(
   const worker = async (slot: number) => {
     while (next < count) {
       next++;
-      records += (await log.append(copies[slot]!)).recordCount;
+      // Not `records += await ...`: that reads `records` before the await and loses the other
+      // workers' increments made meanwhile.
+      const info = await log.append(copies[slot]!);
+      records += info.recordCount;
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, (_, i) => worker(i)));

@@ -1,3 +1,4 @@
+import { seededRandom } from "@samsa/protocol/testing";
 /**
  * Deterministic inputs for the codec benchmark. Record batches are built by KafkaJS's own
  * encoder, so every benchmark reads bytes a real client sends, and both implementations are
@@ -14,19 +15,9 @@ const SEED = 0x5a35a;
 /** baseOffset int64 + batchLength int32, the part of a batch its length does not count. */
 const LOG_OVERHEAD = 12;
 
-/** mulberry32: a small seeded PRNG, enough to make record values incompressible and reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-const random = prng(SEED);
+/** Uint32s from the shared seeded PRNG: record values incompressible and reproducible. */
+const fraction = seededRandom(SEED);
+const random = (): number => Math.floor(fraction() * 2 ** 32) >>> 0;
 
 function randomBytes(n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

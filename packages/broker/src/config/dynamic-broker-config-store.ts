@@ -7,10 +7,9 @@
  * — "clusterDefault" is resource name "" (DYNAMIC_DEFAULT_BROKER_CONFIG), "broker" is this
  * broker's id (DYNAMIC_BROKER_CONFIG).
  */
-import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import { writeFileAtomically } from "../log/file-system.js";
+import { readJsonFile, writeJsonFile } from "../util/json-file.js";
 import type { BrokerConfig, DynamicScope } from "./broker-config.js";
 
 export const DYNAMIC_BROKER_CONFIG_FILE = "dynamic-broker-configs.json";
@@ -34,14 +33,8 @@ export class DynamicBrokerConfigStore {
    * rather than stopping the broker.
    */
   async load(config: BrokerConfig, log: Logger): Promise<void> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.file, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw e;
-    }
-    const stored = JSON.parse(text) as StoredDynamicConfigs;
+    const stored = await readJsonFile<StoredDynamicConfigs>(this.file);
+    if (stored === null) return;
     const scopes: [DynamicScope, Record<string, string> | undefined][] = [
       ["dynamic-default", stored.clusterDefault],
       ["dynamic-broker", stored.broker],
@@ -66,6 +59,6 @@ export class DynamicBrokerConfigStore {
       clusterDefault: Object.fromEntries(config.dynamicOverrides("dynamic-default")),
       broker: Object.fromEntries(config.dynamicOverrides("dynamic-broker")),
     };
-    await writeFileAtomically(this.file, `${JSON.stringify(stored, null, 2)}\n`);
+    await writeJsonFile(this.file, stored);
   }
 }

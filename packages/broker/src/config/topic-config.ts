@@ -2,10 +2,9 @@
  * Topic-level configs Samsa honours today: Kafka's names, each with the broker config that
  * supplies its default (its synonym), so DescribeConfigs can say where a value comes from.
  */
-import fsp from "node:fs/promises";
 import path from "node:path";
 import type { LogConfig } from "../log/config.js";
-import { writeFileAtomically } from "../log/file-system.js";
+import { readJsonFile, writeJsonFile } from "../util/json-file.js";
 import { type BrokerConfig, type BrokerConfigSource, brokerConfigDef } from "./broker-config.js";
 import { type ConfigDef, ConfigError, type ConfigValue, LONG_MAX, parseConfigValue } from "./config-def.js";
 
@@ -191,14 +190,8 @@ export class TopicConfigStore {
   }
 
   async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.file, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw e;
-    }
-    const parsed = JSON.parse(text) as { version: number; topics: Record<string, Record<string, string>> };
+    const parsed = await readJsonFile<{ version: number; topics: Record<string, Record<string, string>> }>(this.file);
+    if (parsed === null) return;
     this.overrides = new Map(Object.entries(parsed.topics).map(([t, c]) => [t, new Map(Object.entries(c))]));
   }
 
@@ -210,6 +203,6 @@ export class TopicConfigStore {
     if (configs === null || configs.size === 0) this.overrides.delete(topic);
     else this.overrides.set(topic, new Map(configs));
     const topics = Object.fromEntries([...this.overrides].map(([t, c]) => [t, Object.fromEntries(c)]));
-    await writeFileAtomically(this.file, `${JSON.stringify({ version: 1, topics }, null, 2)}\n`);
+    await writeJsonFile(this.file, { version: 1, topics });
   }
 }

@@ -29,6 +29,7 @@ import {
   verifyBatchCrc,
   wholeBatchesPrefix,
 } from "./records.js";
+import { SegmentTail } from "./segment-tail.js";
 import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from "./time-index.js";
 
 /** Recovery reads the segment this much at a time (a batch larger than this is read whole). */
@@ -83,6 +84,8 @@ export class LogSegment {
   private created: number;
   private active: boolean;
   private indexesChecked: Promise<void> | null = null;
+  /** The last batches appended, served to fetches at the log end without file I/O. */
+  private readonly tail = new SegmentTail();
 
   private constructor(
     private readonly ctx: SegmentContext,
@@ -232,6 +235,7 @@ export class LogSegment {
       throw new Error(`offset ${lastOffset} does not fit segment ${this.baseOffset}: roll first`);
     const startPosition = this.log.size;
     await this.log.append(records);
+    this.tail.append(startPosition, records, batches);
     if (startPosition === 0) this.rollingBasedTimestamp = batches[0]!.maxTimestamp;
     const maxTs = await this.maxTimestampSoFar();
     for (const batch of batches) {
@@ -263,7 +267,10 @@ export class LogSegment {
     maxSize: number,
     opts: { maxPosition?: number; minOneBatch?: boolean; maxOffset?: bigint } = {},
   ): Promise<SegmentReadResult | null> {
-    const maxPosition = Math.min(opts.maxPosition ?? this.log.size, this.log.size);
+    const size = this.log.size;
+    const maxPosition = Math.min(opts.maxPosition ?? size, size);
+    const cached = this.tail.read(startOffset, maxSize, size, maxPosition, opts.minOneBatch ?? false, opts.maxOffset);
+    if (cached !== undefined) return cached;
     await this.ensureIndexes();
     const start = this.offsetIndex.lookup(startOffset);
     const first = await this.log.searchForOffset(startOffset, start.position, maxPosition);
@@ -315,6 +322,7 @@ export class LogSegment {
     truncate: boolean;
     leaderEpochCache?: LeaderEpochFileCache;
   }): Promise<SegmentRecoveryResult> {
+    this.tail.clear();
     await this.offsetIndex.reset();
     await this.timeIndex.reset();
     this.bytesSinceLastIndexEntry = 0;
@@ -420,6 +428,7 @@ export class LogSegment {
     const start = this.offsetIndex.lookup(offset);
     const found = await this.log.searchForOffset(offset, start.position);
     if (found === null) return 0;
+    this.tail.clear();
     this.offsetIndex.truncateTo(offset);
     this.timeIndex.truncateTo(offset);
     await this.makeActive();
@@ -452,6 +461,7 @@ export class LogSegment {
     await this.offsetIndex.trimToValidSize();
     await this.timeIndex.trimToValidSize();
     this.active = false;
+    this.tail.clear();
   }
 
   /** fsyncs the log (and, once inactive, the index files, whose handles are then released). */
@@ -467,6 +477,7 @@ export class LogSegment {
 
   /** Closes the files; after a clean shutdown the index files hold exactly the entries. */
   async close(): Promise<void> {
+    this.tail.clear();
     try {
       if (this.active) await this.onBecomeInactiveSegment();
     } finally {
@@ -477,6 +488,7 @@ export class LogSegment {
 
   /** Closes without writing anything (the partition is offline; its files are left as they are). */
   async closeHandlers(): Promise<void> {
+    this.tail.clear();
     await Promise.allSettled([this.offsetIndex.closeHandle(), this.timeIndex.closeHandle(), this.log.close()]);
   }
 

@@ -10,7 +10,4 @@ npm run --silent build
 npm run --silent typecheck   # tests, scripts and benchmarks, which the build does not cover
 npx biome ci .
 
-mapfile -t TESTS < <(find packages apps scripts tests bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
-echo "running ${#TESTS[@]} test files"
-# samsa-source resolves workspace packages to their TypeScript sources, so tests need no build.
-node --conditions=samsa-source --import tsx --test --test-reporter=spec --test-concurrency=2 "${TESTS[@]}"
+bash scripts/run-tests.sh

@@ -100,9 +100,9 @@ export class LogSegment {
     this.active = active;
   }
 
-  /** A new, empty, active segment; any leftover files with this base offset are emptied. */
-  static async create(ctx: SegmentContext, baseOffset: bigint, rollJitterMs = 0): Promise<LogSegment> {
-    const log = await FileRecords.open(ctx.fs, logFileName(ctx.dir, baseOffset), true);
+  /** The segment's .log file (created and emptied when `create`) and its two index objects. */
+  private static async openFiles(ctx: SegmentContext, baseOffset: bigint, create: boolean) {
+    const log = await FileRecords.open(ctx.fs, logFileName(ctx.dir, baseOffset), create);
     const offsetIndex = new OffsetIndex(
       ctx.fs,
       offsetIndexFileName(ctx.dir, baseOffset),
@@ -110,6 +110,12 @@ export class LogSegment {
       ctx.segmentIndexBytes,
     );
     const timeIndex = new TimeIndex(ctx.fs, timeIndexFileName(ctx.dir, baseOffset), baseOffset, ctx.segmentIndexBytes);
+    return { log, offsetIndex, timeIndex };
+  }
+
+  /** A new, empty, active segment; any leftover files with this base offset are emptied. */
+  static async create(ctx: SegmentContext, baseOffset: bigint, rollJitterMs = 0): Promise<LogSegment> {
+    const { log, offsetIndex, timeIndex } = await LogSegment.openFiles(ctx, baseOffset, true);
     try {
       await offsetIndex.createEmpty();
       await timeIndex.createEmpty();
@@ -124,14 +130,7 @@ export class LogSegment {
 
   /** An existing segment; its indexes are read on first use (or rebuilt by recover()). */
   static async open(ctx: SegmentContext, baseOffset: bigint): Promise<LogSegment> {
-    const log = await FileRecords.open(ctx.fs, logFileName(ctx.dir, baseOffset), false);
-    const offsetIndex = new OffsetIndex(
-      ctx.fs,
-      offsetIndexFileName(ctx.dir, baseOffset),
-      baseOffset,
-      ctx.segmentIndexBytes,
-    );
-    const timeIndex = new TimeIndex(ctx.fs, timeIndexFileName(ctx.dir, baseOffset), baseOffset, ctx.segmentIndexBytes);
+    const { log, offsetIndex, timeIndex } = await LogSegment.openFiles(ctx, baseOffset, false);
     offsetIndex.markLazy();
     timeIndex.markLazy();
     return new LogSegment(ctx, baseOffset, log, offsetIndex, timeIndex, false, 0);

@@ -4,7 +4,8 @@ import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { kebab, versionCondition } from "./emit.js";
 import { defaultSpecRoot, generateAll, OUTPUT_DIR } from "./generate.js";
-import { parseRange } from "./spec.js";
+import { INTERNAL_TOPIC_SCHEMAS } from "./internal-topics.js";
+import { mergeMessage, parseRange } from "./spec.js";
 
 const SPEC_ROOT = defaultSpecRoot();
 const HAVE_SPECS = existsSync(join(SPEC_ROOT, "4.1.1"));
@@ -26,6 +27,35 @@ describe("protocol code generator", () => {
     for (const [rel, text] of generated) {
       assert.equal(readFileSync(join(OUTPUT_DIR, rel), "utf8"), text, `${rel} differs (run \`npm run codegen\`)`);
     }
+  });
+
+  it("generates the internal-topic record schemas into data/ and exports them", {
+    skip: HAVE_SPECS ? false : `no spec at ${SPEC_ROOT}`,
+  }, () => {
+    const generated = generateAll(SPEC_ROOT);
+    const index = generated.get("index.ts")!;
+    for (const { spec } of INTERNAL_TOPIC_SCHEMAS) {
+      const file = `data/${kebab(spec.name)}`;
+      assert.ok(generated.has(`${file}.ts`), `${file}.ts is generated`);
+      assert.ok(index.includes(`export * from "./${file}.js";`), `${file} is exported`);
+      assert.ok(generated.get("README.md")!.includes(`| ${spec.name} |`), `${spec.name} is in the README`);
+    }
+  });
+
+  it("models the __consumer_offsets schemas with Kafka's version sets", () => {
+    const byName = new Map(
+      INTERNAL_TOPIC_SCHEMAS.map(({ spec }) => [spec.name, mergeMessage([{ label: "internal", msg: spec }])]),
+    );
+    const offsetValue = byName.get("OffsetCommitValue")!;
+    assert.equal(offsetValue.flexibleMin, 4);
+    const field = (name: string) => offsetValue.fields.find((f) => f.name === name)!;
+    assert.deepEqual([...field("expireTimestamp").present], [1]);
+    assert.deepEqual([...field("leaderEpoch").present], [3, 4]);
+    const groupKey = byName.get("GroupMetadataKey")!;
+    assert.deepEqual([groupKey.minVersion, groupKey.maxVersion, groupKey.flexibleMin], [2, 2, null]);
+    const member = byName.get("GroupMetadataValue")!.commonStructs.find((c) => c.name === "MemberMetadata")!;
+    const instanceId = member.fields.find((f) => f.name === "groupInstanceId")!;
+    assert.deepEqual([...instanceId.nullable], [3, 4]);
   });
 
   it("parses version ranges as Kafka writes them", () => {

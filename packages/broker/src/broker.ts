@@ -10,6 +10,7 @@ import type { BrokerConfig } from "./config/broker-config.js";
 import { ConfigError, LONG_MAX } from "./config/config-def.js";
 import { DynamicBrokerConfigStore } from "./config/dynamic-broker-config-store.js";
 import { logConfigOverrides, TopicConfigStore } from "./config/topic-config.js";
+import { GroupCoordinatorService } from "./coordinator/group/group-coordinator-service.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import type { BrokerContext } from "./handlers/handler.js";
 import { HANDLERS } from "./handlers/registry.js";
@@ -157,6 +158,7 @@ export class Broker {
     logs.startScheduler();
     const topics = new TopicManager(logs, topicConfigs, log);
     await topics.load();
+    const groupCoordinator = await GroupCoordinatorService.start({ topics, config, log, nowMs });
 
     const maxFrameBytes = config.int("socket.request.max.bytes");
     const queuedBytes = config.int("queued.max.request.bytes");
@@ -171,6 +173,7 @@ export class Broker {
       dataDir,
       topics,
       fetchSessions: new FetchSessionCache(),
+      groupCoordinator,
       alterBrokerConfigs(scope, overrides) {
         // One change at a time: each persists the whole file.
         const run = brokerConfigChanges.then(async () => {
@@ -220,6 +223,7 @@ export class Broker {
     try {
       port = await server.listen();
     } catch (e) {
+      groupCoordinator.shutdown();
       await logs.shutdown();
       const code = (e as NodeJS.ErrnoException).code ?? String(e);
       throw new ConfigError("port", `Cannot listen on ${options.host}:${options.port} (${code}).`);
@@ -235,6 +239,8 @@ export class Broker {
   /** Clean shutdown: stop accepting, answer what was received, flush, write the clean-shutdown marker. */
   async stop(): Promise<void> {
     this.log.info("samsa broker stopping");
+    // Pending joins and syncs are answered first, so the drain below does not wait for rebalances.
+    this.context.groupCoordinator.shutdown();
     await this.server.close(SHUTDOWN_DRAIN_TIMEOUT_MS);
     await this.logs.shutdown();
     this.log.info("samsa broker stopped");

@@ -172,6 +172,13 @@ export const produceHandler = defineHandler({
           results.push(failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
+        // Only the broker writes __consumer_offsets: a client's records would corrupt group state.
+        if (known?.isInternal === true) {
+          results.push(
+            failed(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${known.name}.`),
+          );
+          continue;
+        }
         if (p.records === null) {
           results.push(failed(p.index, ErrorCode.CORRUPT_MESSAGE, "Records are null."));
           continue;

@@ -12,6 +12,7 @@ import {
   type MetadataResponse,
   type MetadataResponseMetadataResponseTopic,
 } from "@samsa/protocol";
+import { CONSUMER_OFFSETS_TOPIC } from "../coordinator/group/group-coordinator-service.js";
 import type { Topic } from "../topics/topic-manager.js";
 import { invalidTopicNameReason } from "../topics/topic-name.js";
 import { errorCodeOf } from "./errors.js";
@@ -89,7 +90,11 @@ export const metadataHandler = defineHandler({
           continue;
         }
         try {
-          const created = await broker.topics.create(name, broker.config.int("num.partitions"));
+          // __consumer_offsets is created as the group coordinator needs it, never with num.partitions.
+          const created =
+            name === CONSUMER_OFFSETS_TOPIC
+              ? await broker.groupCoordinator.ensureOffsetsTopic()
+              : await broker.topics.create(name, broker.config.int("num.partitions"));
           topics.push(describeTopic(broker, created, request.includeTopicAuthorizedOperations));
         } catch (e) {
           const code = errorCodeOf(e, broker.log);

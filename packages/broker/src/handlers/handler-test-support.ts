@@ -16,10 +16,14 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startTestBroker(dataDir?: string, sets: string[] = []): Promise<TestBroker> {
+export async function startTestBroker(
+  dataDir?: string,
+  sets: string[] = [],
+  nowMs?: () => number,
+): Promise<TestBroker> {
   const dir = dataDir ?? (await mkdtemp(path.join(tmpdir(), "samsa-handler-")));
   const config = BrokerConfig.from(null, [`log.dirs=${dir}`, ...sets]);
-  const broker = await Broker.start({ host: "127.0.0.1", port: 0, config, logLevel: "silent" });
+  const broker = await Broker.start({ host: "127.0.0.1", port: 0, config, logLevel: "silent", nowMs });
   let correlationId = 0;
   return {
     broker,
@@ -33,7 +37,7 @@ export async function startTestBroker(dataDir?: string, sets: string[] = []): Pr
     },
     async restart() {
       await broker.stop();
-      return startTestBroker(dir, sets);
+      return startTestBroker(dir, sets, nowMs);
     },
     async close() {
       await broker.stop();

@@ -5,6 +5,7 @@
 import type { ApiDescriptor, Encodable, RequestFrameHeader } from "@samsa/protocol";
 import type { Logger } from "pino";
 import type { BrokerConfig, DynamicScope } from "../config/broker-config.js";
+import type { GroupCoordinatorService } from "../coordinator/group/group-coordinator-service.js";
 import type { FetchSessionCache } from "../fetch-session.js";
 import type { Connection } from "../network/connection.js";
 import type { TopicManager } from "../topics/topic-manager.js";
@@ -21,6 +22,8 @@ export interface BrokerContext {
   readonly topics: TopicManager;
   /** Incremental fetch sessions (KIP-227). */
   readonly fetchSessions: FetchSessionCache;
+  /** Consumer groups and their committed offsets (`__consumer_offsets`). */
+  readonly groupCoordinator: GroupCoordinatorService;
   /**
    * Replaces the dynamic broker configs of one scope: validates (ConfigError naming the key),
    * persists, then applies them to every partition log.

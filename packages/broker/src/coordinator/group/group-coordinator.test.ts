@@ -181,7 +181,10 @@ test("MEMBER_ID_REQUIRED round trip (JoinGroup v4+), and an id handed out but ne
   const memberId = first.result.memberId;
   assert.equal(memberId, "c-1");
   assert.deepEqual(h.coordinator.describeGroup("g")!.pendingMemberIds, [memberId]);
-  const second = ok(h.join({ memberId, requireKnownMemberId: true }));
+  const join = h.join({ memberId, requireKnownMemberId: true });
+  assert.equal(join.result, undefined, "even without a delay, the initial rebalance completes on its timer");
+  h.advance(0);
+  const second = ok(join);
   assert.equal(second.memberId, memberId);
   assert.equal(second.leader, memberId);
   assert.equal(second.generationId, 1);
@@ -235,14 +238,31 @@ test("a static member restarting within its session timeout gets its assignment 
   }
 });
 
-test("a static member rejoining with different protocols causes a rebalance", () => {
+test("a static member restarting into a Stable group rebalances only when the selected protocol changes (as Kafka)", () => {
   const h = new Harness();
-  const [, b] = staticPair(h);
-  const back = h.join({ groupInstanceId: "A", protocols: [{ name: "range", metadata: bytes("topic-z") }] });
-  assert.equal(back.result, undefined);
+  const [a, b] = staticPair(h);
+  // New metadata for the same protocol: kept, no rebalance (the client rejoins itself if its subscription changed).
+  const same = ok(h.join({ groupInstanceId: "A", protocols: [{ name: "range", metadata: bytes("topic-z") }] }));
+  assert.equal(same.generationId, 1);
+  assert.equal(h.state(), "Stable");
+  assert.equal(
+    text(h.coordinator.describeGroup("g")!.members.find((m) => m.groupInstanceId === "A")!.protocols[0].metadata),
+    "topic-z",
+  );
+  assert.equal(h.heartbeat(a.memberId, 1, "A"), ErrorCode.FENCED_INSTANCE_ID);
+  // A protocol list whose vote differs from the group's protocol: rebalance.
+  const p = (...names: string[]) => names.map((name) => ({ name, metadata: bytes(name) }));
+  const b2 = h.join({ memberId: b.memberId, groupInstanceId: "B", protocols: p("roundrobin", "range") });
   assert.equal(h.state(), "PreparingRebalance");
-  ok(h.join({ memberId: b.memberId, groupInstanceId: "B" }));
-  assert.equal(ok(back).generationId, 2);
+  const a2 = h.join({ memberId: same.memberId, groupInstanceId: "A", protocols: p("range", "roundrobin") });
+  assert.equal(ok(a2).generationId, 2);
+  syncAll(h, [ok(a2), ok(b2)]);
+  // Both members list range and roundrobin; the 1:1 vote went to range (the leader's preference).
+  // A restart of A preferring roundrobin makes it 2:0 for roundrobin: the selection changes.
+  assert.equal(ok(a2).protocolName, "range");
+  const a3 = h.join({ groupInstanceId: "A", protocols: p("roundrobin", "range") });
+  assert.equal(a3.result, undefined, "the selected protocol would change: rebalance");
+  assert.equal(h.state(), "PreparingRebalance");
 });
 
 test("a duplicate static instance fences the older one", () => {
@@ -268,8 +288,15 @@ test("a duplicate static instance fences the older one", () => {
   assert.equal(waiting.result?.errorCode, ErrorCode.NONE); // all joined: generation 2
   const w = waiting.result!;
   const pendingSync = h.sync({ memberId: w.memberId, generationId: 2, groupInstanceId: "B" });
-  ok(h.join({ groupInstanceId: "B", clientId: "b3" }));
+  // Replaced during CompletingRebalance: the leader may be assigning the old id, so Kafka rebalances.
+  const b3 = h.join({ groupInstanceId: "B", clientId: "b3" });
   assert.equal(pendingSync.result?.errorCode, ErrorCode.FENCED_INSTANCE_ID);
+  assert.equal(b3.result, undefined);
+  assert.equal(h.state(), "PreparingRebalance");
+  const leaderId = h.coordinator.describeGroup("g")!.leaderId!;
+  const leaderBack = h.join({ memberId: leaderId, groupInstanceId: "A" });
+  assert.equal(ok(b3).generationId, 3);
+  assert.equal(ok(leaderBack).generationId, 3);
 });
 
 test("LeaveGroup with several members at once (and by group.instance.id)", () => {
@@ -332,7 +359,11 @@ test("group.initial.rebalance.delay.ms: an empty group waits, extends while memb
   );
   // The delay applies to an empty group only: a later join into a Stable group completes once all rejoined.
   const h0 = new Harness({ initialRebalanceDelayMs: 0 });
-  assert.equal(ok(h0.join()).generationId, 1);
+  const j0 = h0.join();
+  assert.equal(j0.result, undefined, "a delay of 0 still completes on the timer, as Kafka's");
+  assert.equal(h0.coordinator.nextDeadlineMs(), 0);
+  h0.advance(0);
+  assert.equal(ok(j0).generationId, 1);
 });
 
 test("group.max.size rejects new members beyond the limit, never members already in", () => {

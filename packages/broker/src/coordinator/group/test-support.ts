@@ -2,6 +2,8 @@
 import {
   GroupCoordinator,
   type GroupCoordinatorConfig,
+  type GroupCoordinatorOptions,
+  type GroupSnapshot,
   type JoinGroupRequest,
   type JoinGroupResult,
   type SyncGroupRequest,
@@ -16,11 +18,12 @@ export class Harness {
   private seq = 0;
   readonly coordinator: GroupCoordinator;
 
-  constructor(config: Partial<GroupCoordinatorConfig> = {}) {
+  constructor(config: Partial<GroupCoordinatorConfig> = {}, store?: GroupCoordinatorOptions["store"]) {
     this.coordinator = new GroupCoordinator({
       clock: () => this.nowMs,
       config: { initialRebalanceDelayMs: 3000, ...config },
       newMemberIdSuffix: () => String(++this.seq),
+      store,
     });
   }
 
@@ -70,6 +73,13 @@ export class Harness {
     return this.coordinator.heartbeat({ groupId: "g", memberId, generationId, groupInstanceId }).errorCode;
   }
 
+  leave(...members: { memberId: string; groupInstanceId?: string | null }[]) {
+    return this.coordinator.leaveGroup({
+      groupId: "g",
+      members: members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null })),
+    });
+  }
+
   state(): string | undefined {
     return this.coordinator.describeGroup("g")?.state;
   }
@@ -90,4 +100,20 @@ export function joinRequest(overrides: Partial<JoinGroupRequest> = {}): JoinGrou
     supportSkippingAssignment: false,
     ...overrides,
   };
+}
+
+/** A `store` whose writes wait until the test completes them (in any order, with any error). */
+export class ManualStore {
+  readonly writes: { snapshot: GroupSnapshot; done: (errorCode: number) => void }[] = [];
+  readonly store = (snapshot: GroupSnapshot, done: (errorCode: number) => void): void => {
+    this.writes.push({ snapshot, done });
+  };
+
+  /** Completes the oldest pending write. */
+  complete(errorCode = 0): GroupSnapshot {
+    const write = this.writes.shift();
+    if (write === undefined) throw new Error("no pending write");
+    write.done(errorCode);
+    return write.snapshot;
+  }
 }

@@ -37,6 +37,21 @@ export class TimerQueue<T> {
     return this.live.has(key);
   }
 
+  /** The earliest live deadline (stale entries on top are dropped on the way), or undefined. */
+  peekDeadlineMs(): number | undefined {
+    for (;;) {
+      const top = this.heap[0];
+      if (top === undefined) return undefined;
+      if (this.live.get(top.key) === top.seq) return top.deadlineMs;
+      this.pop();
+    }
+  }
+
+  clear(): void {
+    this.heap = [];
+    this.live.clear();
+  }
+
   /** The next live timer due at or before nowMs (earliest deadline, then scheduling order), removed. */
   pollDue(nowMs: number): { key: string; deadlineMs: number; value: T } | undefined {
     for (;;) {

@@ -1,0 +1,540 @@
+/**
+ * The group coordinator as the broker runs it: the pure state machine (GroupCoordinator) and the
+ * committed offsets (OffsetStore), persisted in the compacted internal topic `__consumer_offsets`
+ * with Kafka's record schemas, and one Node timer driving every group deadline.
+ *
+ * - A group lives in partition `abs(hashCode(groupId)) % partitions` of `__consumer_offsets`
+ *   (Kafka's partitionFor), so tools reading that topic find it where Kafka would put it.
+ * - The topic is created on first use (FindCoordinator or any group request), as Kafka does, with
+ *   `offsets.topic.num.partitions` partitions; an existing topic keeps its own count.
+ * - Start-up replays every partition of the topic before the first group request is answered:
+ *   offset commits and tombstones into the OffsetStore, the last group metadata record of each
+ *   group into the state machine (members included, so a Stable group carries on).
+ * - Writes (commits, group metadata, tombstones) are appended as one batch per request through the
+ *   same Partition.append a produce uses, and the in-memory state changes only after the append
+ *   succeeded: an acknowledged commit is on disk with the durability of an acks=all produce.
+ */
+import {
+  decodeRecordBatch,
+  ErrorCode,
+  encodeRecordBatch,
+  isControlBatch,
+  isTransactional,
+  iterateBatches,
+  KafkaError,
+  MAGIC_V2,
+  readBatchHeader,
+} from "@samsa/protocol";
+import type { Logger } from "pino";
+import type { BrokerConfig } from "../../config/broker-config.js";
+import type { Partition } from "../../topics/partition.js";
+import type { Topic, TopicManager } from "../../topics/topic-manager.js";
+import {
+  consumerOffsetsPartitionFor,
+  decodeConsumerOffsetsRecord,
+  type GroupMetadataRecordValue,
+  groupMetadataRecord,
+  offsetCommitRecord,
+} from "./consumer-offsets-records.js";
+import {
+  GroupCoordinator,
+  type GroupSnapshot,
+  type HeartbeatRequest,
+  type JoinGroupRequest,
+  type JoinGroupResult,
+  type LeaveGroupRequest,
+  type LeaveGroupResult,
+  type SyncGroupRequest,
+  type SyncGroupResult,
+} from "./group-coordinator.js";
+import { type CommittedOffset, type ExpirationPolicy, OffsetStore, type TopicPartitionRef } from "./offset-store.js";
+
+export const CONSUMER_OFFSETS_TOPIC = "__consumer_offsets";
+/** Bytes read per step while replaying a partition of `__consumer_offsets` (Kafka's offsets.load.buffer.size). */
+const LOAD_BUFFER_BYTES = 5 * 1024 * 1024;
+
+export interface OffsetCommitEntry {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string;
+  /** OffsetCommit v1 may name the commit time; null means now. */
+  commitTimestampMs: number | null;
+  /** OffsetCommit v1-4 with an explicit retention; null: expiry follows offsets.retention.minutes. */
+  expireTimestampMs: number | null;
+}
+
+export interface OffsetCommitCheck {
+  /** The generation (classic) the committer claims; -1 for a simple (standalone) commit. */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  /** OffsetCommit's version: from v9 an unknown group with a generation is GROUP_ID_NOT_FOUND. */
+  apiVersion: number;
+}
+
+export interface GroupCoordinatorServiceOptions {
+  topics: TopicManager;
+  config: BrokerConfig;
+  log: Logger;
+  nowMs: () => number;
+}
+
+export class GroupCoordinatorService {
+  readonly groups: GroupCoordinator;
+  readonly offsets = new OffsetStore();
+  private readonly topics: TopicManager;
+  private readonly config: BrokerConfig;
+  private readonly log: Logger;
+  private readonly nowMs: () => number;
+  private offsetsTopic: Promise<Topic> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerDeadlineMs: number | null = null;
+  private expirationTimer: NodeJS.Timeout | null = null;
+  private expiring: Promise<void> | null = null;
+  private closed = false;
+
+  private constructor(options: GroupCoordinatorServiceOptions) {
+    this.topics = options.topics;
+    this.config = options.config;
+    this.log = options.log;
+    this.nowMs = options.nowMs;
+    this.groups = new GroupCoordinator({
+      clock: options.nowMs,
+      config: {
+        initialRebalanceDelayMs: options.config.int("group.initial.rebalance.delay.ms"),
+        minSessionTimeoutMs: options.config.int("group.min.session.timeout.ms"),
+        maxSessionTimeoutMs: options.config.int("group.max.session.timeout.ms"),
+        maxSize: options.config.int("group.max.size"),
+      },
+      store: (snapshot, done) => {
+        this.appendGroupRecords(snapshot.groupId, [groupMetadataRecord(snapshot.groupId, groupRecordValue(snapshot))])
+          .then(done)
+          .finally(() => this.armTimer());
+      },
+    });
+  }
+
+  /** Replays `__consumer_offsets` when it exists, then starts the offset expiration task. */
+  static async start(options: GroupCoordinatorServiceOptions): Promise<GroupCoordinatorService> {
+    const service = new GroupCoordinatorService(options);
+    const existing = options.topics.get(CONSUMER_OFFSETS_TOPIC);
+    if (existing !== undefined) {
+      const started = performance.now();
+      await service.load(existing);
+      service.offsetsTopic = Promise.resolve(existing);
+      options.log.info(
+        { groups: service.groups.groupIds().length, ms: Math.round(performance.now() - started) },
+        "group coordinator loaded __consumer_offsets",
+      );
+    }
+    service.armTimer();
+    const intervalMs = options.config.int("offsets.retention.check.interval.ms");
+    service.expirationTimer = setInterval(() => void service.expireOffsets(), intervalMs);
+    service.expirationTimer.unref();
+    return service;
+  }
+
+  /** Answers pending joins and syncs, stops the timers; state on disk is already complete. */
+  shutdown(): void {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.expirationTimer !== null) clearInterval(this.expirationTimer);
+    this.timer = null;
+    this.groups.shutdown();
+  }
+
+  /** Creates `__consumer_offsets` on first use (Kafka creates it on the first FindCoordinator). */
+  ensureOffsetsTopic(): Promise<Topic> {
+    this.offsetsTopic ??= this.createOffsetsTopic().catch((e: unknown) => {
+      this.offsetsTopic = null;
+      throw e;
+    });
+    return this.offsetsTopic;
+  }
+
+  private async createOffsetsTopic(): Promise<Topic> {
+    const existing = this.topics.get(CONSUMER_OFFSETS_TOPIC);
+    if (existing !== undefined) return existing;
+    const partitions = this.config.int("offsets.topic.num.partitions");
+    const configs = new Map([["segment.bytes", String(this.config.int("offsets.topic.segment.bytes"))]]);
+    try {
+      return await this.topics.create(CONSUMER_OFFSETS_TOPIC, partitions, configs);
+    } catch (e) {
+      const raced = this.topics.get(CONSUMER_OFFSETS_TOPIC);
+      if (raced !== undefined) return raced;
+      throw e;
+    }
+  }
+
+  /** The `__consumer_offsets` partition holding this group. */
+  async partitionFor(groupId: string): Promise<Partition> {
+    const topic = await this.ensureOffsetsTopic();
+    const partition = topic.partitions[consumerOffsetsPartitionFor(groupId, topic.partitions.length)];
+    if (partition === undefined) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no offsets partition");
+    return partition;
+  }
+
+  // ------------------------------------------------------------ membership (the state machine)
+
+  async joinGroup(request: JoinGroupRequest): Promise<JoinGroupResult> {
+    await this.ensureOffsetsTopic();
+    const result = new Promise<JoinGroupResult>((resolve) => this.groups.handleJoinGroup(request, resolve));
+    this.armTimer();
+    return result;
+  }
+
+  async syncGroup(request: SyncGroupRequest): Promise<SyncGroupResult> {
+    await this.ensureOffsetsTopic();
+    const result = new Promise<SyncGroupResult>((resolve) => this.groups.handleSyncGroup(request, resolve));
+    this.armTimer();
+    return result;
+  }
+
+  heartbeat(request: HeartbeatRequest): number {
+    const { errorCode } = this.groups.heartbeat(request);
+    this.armTimer();
+    return errorCode;
+  }
+
+  leaveGroup(request: LeaveGroupRequest): LeaveGroupResult {
+    const result = this.groups.leaveGroup(request);
+    this.armTimer();
+    return result;
+  }
+
+  // ------------------------------------------------------------ offsets
+
+  /**
+   * OffsetCommit for one group: validates the committer against the group, writes one record per
+   * partition in one batch, and only then makes the offsets visible. Returns one error code per
+   * entry (all the same: Kafka commits a request's offsets together or not at all).
+   */
+  async commitOffsets(
+    groupId: string,
+    check: OffsetCommitCheck,
+    entries: readonly OffsetCommitEntry[],
+  ): Promise<number> {
+    await this.ensureOffsetsTopic();
+    const validation = this.groups.validateOffsetCommit(
+      groupId,
+      check.memberId,
+      check.groupInstanceId,
+      check.generationId,
+      check.apiVersion,
+    );
+    this.armTimer();
+    if (validation !== ErrorCode.NONE || entries.length === 0) return validation;
+    const nowMs = this.nowMs();
+    const committed = entries.map(
+      (e): CommittedOffset => ({
+        offset: e.offset,
+        leaderEpoch: e.leaderEpoch,
+        metadata: e.metadata,
+        commitTimestampMs: e.commitTimestampMs ?? nowMs,
+        expireTimestampMs: e.expireTimestampMs,
+      }),
+    );
+    const records = entries.map((e, i) =>
+      offsetCommitRecord(groupId, e.topic, e.partition, recordValueOf(committed[i]!)),
+    );
+    const errorCode = await this.appendGroupRecords(groupId, records);
+    if (errorCode !== ErrorCode.NONE) return errorCode;
+    entries.forEach((e, i) => {
+      this.offsets.put(groupId, e.topic, e.partition, committed[i]!);
+    });
+    return ErrorCode.NONE;
+  }
+
+  /** Committed offsets of a group: the given partitions, or every one when `partitions` is null. */
+  async fetchOffsets(
+    groupId: string,
+    partitions: readonly TopicPartitionRef[] | null,
+  ): Promise<{ topic: string; partition: number; committed: CommittedOffset | undefined }[]> {
+    await this.ensureOffsetsTopic();
+    if (partitions !== null) {
+      return partitions.map((p) => ({ ...p, committed: this.offsets.get(groupId, p.topic, p.partition) }));
+    }
+    const out: { topic: string; partition: number; committed: CommittedOffset | undefined }[] = [];
+    for (const [topic, byPartition] of this.offsets.offsets(groupId)) {
+      for (const [partition, committed] of byPartition) out.push({ topic, partition, committed });
+    }
+    return out;
+  }
+
+  /** OffsetDelete: removes the given partitions' offsets (tombstones first). */
+  async deleteOffsets(groupId: string, partitions: readonly TopicPartitionRef[]): Promise<number> {
+    const present = partitions.filter((p) => this.offsets.get(groupId, p.topic, p.partition) !== undefined);
+    if (present.length === 0) return ErrorCode.NONE;
+    const errorCode = await this.appendGroupRecords(
+      groupId,
+      present.map((p) => offsetCommitRecord(groupId, p.topic, p.partition, null)),
+    );
+    if (errorCode === ErrorCode.NONE) for (const p of present) this.offsets.delete(groupId, p.topic, p.partition);
+    return errorCode;
+  }
+
+  /** DeleteGroups for one group: only an empty group; its offsets and metadata get tombstones. */
+  async deleteGroup(groupId: string): Promise<number> {
+    await this.ensureOffsetsTopic();
+    const description = this.groups.describeGroup(groupId);
+    if (description === undefined || description.state === "Dead") return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (description.state !== "Empty") return ErrorCode.NON_EMPTY_GROUP;
+    const records = this.offsets
+      .partitionsOf(groupId)
+      .map((p) => offsetCommitRecord(groupId, p.topic, p.partition, null));
+    records.push(groupMetadataRecord(groupId, null));
+    const errorCode = await this.appendGroupRecords(groupId, records);
+    if (errorCode !== ErrorCode.NONE) return errorCode;
+    // The group may have gained members while the tombstones were written: then it stays.
+    const result = this.groups.deleteGroup(groupId);
+    if (result === ErrorCode.NONE) this.offsets.deleteGroup(groupId);
+    this.armTimer();
+    return result;
+  }
+
+  /**
+   * Removes expired offsets (Kafka's offset expiration, KIP-211): of an empty group, once
+   * `offsets.retention.minutes` passed since it became empty; of a stable consumer group, only those
+   * of topics it no longer subscribes to; an explicit expire timestamp (OffsetCommit v1-4) wins.
+   * An empty group left without offsets is then deleted. Runs every
+   * `offsets.retention.check.interval.ms`; one pass at a time.
+   */
+  expireOffsets(): Promise<void> {
+    this.expiring ??= this.doExpireOffsets().finally(() => {
+      this.expiring = null;
+    });
+    return this.expiring;
+  }
+
+  private async doExpireOffsets(): Promise<void> {
+    if (this.closed || this.offsetsTopic === null) return;
+    const nowMs = this.nowMs();
+    const retentionMs = this.config.int("offsets.retention.minutes") * 60_000;
+    let removedOffsets = 0;
+    let removedGroups = 0;
+    for (const groupId of this.groups.groupIds()) {
+      if (this.closed) return;
+      const policy = this.expirationPolicy(groupId);
+      const expired = policy === null ? [] : this.offsets.expired(groupId, nowMs, retentionMs, policy);
+      if (expired.length > 0) {
+        const errorCode = await this.deleteOffsets(groupId, expired);
+        if (errorCode !== ErrorCode.NONE) continue;
+        removedOffsets += expired.length;
+      }
+      const group = this.groups.describeGroup(groupId);
+      if (group?.state === "Empty" && !this.offsets.hasOffsets(groupId)) {
+        const errorCode = await this.appendGroupRecords(groupId, [groupMetadataRecord(groupId, null)]);
+        if (errorCode === ErrorCode.NONE && this.groups.deleteGroup(groupId) === ErrorCode.NONE) removedGroups++;
+      }
+    }
+    if (removedOffsets > 0 || removedGroups > 0) {
+      this.log.info({ removedOffsets, removedGroups }, "expired committed offsets removed");
+    }
+  }
+
+  private expirationPolicy(groupId: string): ExpirationPolicy | null {
+    const group = this.groups.describeGroup(groupId);
+    const byCommitTime = (c: CommittedOffset) => c.commitTimestampMs;
+    const never = () => false;
+    if (group === undefined || group.protocolType === null)
+      return { baseTimestampMs: byCommitTime, isSubscribed: never };
+    if (group.state === "Empty") {
+      const emptySinceMs = group.currentStateTimestampMs;
+      return { baseTimestampMs: (c) => (emptySinceMs >= 0 ? emptySinceMs : c.commitTimestampMs), isSubscribed: never };
+    }
+    if (group.protocolType === "consumer" && group.state === "Stable") {
+      return {
+        baseTimestampMs: byCommitTime,
+        isSubscribed: (topic) => this.groups.isSubscribedToTopic(groupId, topic),
+      };
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------ persistence
+
+  /** Appends records to the group's partition as one batch; the error code a group API answers with. */
+  private async appendGroupRecords(groupId: string, records: { key: Buffer; value: Buffer | null }[]): Promise<number> {
+    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    try {
+      const partition = await this.partitionFor(groupId);
+      const timestamp = BigInt(this.nowMs());
+      const batch = encodeRecordBatch({
+        records: records.map((r) => ({ key: r.key, value: r.value, timestamp })),
+        baseTimestamp: timestamp,
+      });
+      await partition.append(batch, { leaderEpoch: partition.leaderEpoch });
+      return ErrorCode.NONE;
+    } catch (e) {
+      return appendErrorCode(e, this.log);
+    }
+  }
+
+  /** Replays every partition: offsets straight into the store, each group's last metadata record into the state machine. */
+  private async load(topic: Topic): Promise<void> {
+    const groupRecords = new Map<string, GroupMetadataRecordValue | null>();
+    for (const partition of topic.partitions) await this.loadPartition(partition, groupRecords);
+    for (const [groupId, value] of groupRecords) {
+      if (value !== null) this.groups.loadGroup(snapshotOf(groupId, value));
+    }
+    for (const groupId of this.offsets.groupIds()) {
+      if (groupRecords.get(groupId) == null) this.groups.ensureGroup(groupId);
+    }
+  }
+
+  private async loadPartition(
+    partition: Partition,
+    groupRecords: Map<string, GroupMetadataRecordValue | null>,
+  ): Promise<void> {
+    const log = partition.log;
+    const end = log.logEndOffset;
+    let offset = log.logStartOffset;
+    while (offset < end) {
+      const info = await log.read(offset, { maxBytes: LOAD_BUFFER_BYTES, maxOffset: end });
+      if (info.records.length === 0) break;
+      let next = offset;
+      for (const { position, sizeInBytes, magic } of iterateBatches(info.records)) {
+        const bytes = info.records.subarray(position, position + sizeInBytes);
+        if (magic !== MAGIC_V2) continue;
+        const header = readBatchHeader(bytes);
+        next = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
+        // Transactional offset commits arrive with exactly-once support; control batches carry no offsets.
+        if (isControlBatch(header.attributes) || isTransactional(header.attributes)) continue;
+        for (const record of decodeRecordBatch(bytes, 0, { verifyCrc: false }).records) {
+          this.replay(record.key, record.value, groupRecords, partition);
+        }
+      }
+      if (next <= offset) break;
+      offset = next;
+    }
+  }
+
+  private replay(
+    key: Buffer | null,
+    value: Buffer | null,
+    groupRecords: Map<string, GroupMetadataRecordValue | null>,
+    partition: Partition,
+  ): void {
+    let record: ReturnType<typeof decodeConsumerOffsetsRecord>;
+    try {
+      record = decodeConsumerOffsetsRecord(key, value);
+    } catch (e) {
+      this.log.warn(
+        { partition: partition.index, err: (e as Error).message },
+        "skipping unreadable __consumer_offsets record",
+      );
+      return;
+    }
+    if (record.type === "offsetCommit") {
+      if (record.value === null) this.offsets.delete(record.groupId, record.topic, record.partition);
+      else {
+        const v = record.value;
+        this.offsets.put(record.groupId, record.topic, record.partition, {
+          offset: v.offset,
+          leaderEpoch: v.leaderEpoch,
+          metadata: v.metadata,
+          commitTimestampMs: Number(v.commitTimestampMs),
+          expireTimestampMs: v.expireTimestampMs >= 0n ? Number(v.expireTimestampMs) : null,
+        });
+      }
+    } else if (record.type === "groupMetadata") {
+      groupRecords.set(record.groupId, record.value);
+      if (record.value === null) this.offsets.deleteGroup(record.groupId);
+    }
+  }
+
+  // ------------------------------------------------------------ the one timer
+
+  /** Arms one Node timer at the state machine's earliest deadline (re-armed after every change). */
+  private armTimer(): void {
+    if (this.closed) return;
+    const deadlineMs = this.groups.nextDeadlineMs();
+    if (deadlineMs === undefined) return;
+    if (this.timer !== null && this.timerDeadlineMs !== null && this.timerDeadlineMs <= deadlineMs) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerDeadlineMs = deadlineMs;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerDeadlineMs = null;
+        this.groups.tick(this.nowMs());
+        this.armTimer();
+      },
+      Math.max(0, deadlineMs - this.nowMs()),
+    );
+    this.timer.unref();
+  }
+}
+
+function recordValueOf(c: CommittedOffset) {
+  return {
+    offset: c.offset,
+    leaderEpoch: c.leaderEpoch,
+    metadata: c.metadata,
+    commitTimestampMs: BigInt(c.commitTimestampMs),
+    expireTimestampMs: c.expireTimestampMs === null ? -1n : BigInt(c.expireTimestampMs),
+  };
+}
+
+function groupRecordValue(s: GroupSnapshot): GroupMetadataRecordValue {
+  return {
+    protocolType: s.protocolType ?? "",
+    generationId: s.generationId,
+    protocolName: s.protocolName,
+    leaderId: s.leaderId,
+    currentStateTimestampMs: BigInt(s.currentStateTimestampMs),
+    members: s.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      subscription: Buffer.from(m.subscription),
+      assignment: Buffer.from(m.assignment),
+    })),
+  };
+}
+
+function snapshotOf(groupId: string, v: GroupMetadataRecordValue): GroupSnapshot {
+  return {
+    groupId,
+    protocolType: v.protocolType === "" ? null : v.protocolType,
+    generationId: v.generationId,
+    protocolName: v.protocolName,
+    leaderId: v.leaderId,
+    currentStateTimestampMs: Number(v.currentStateTimestampMs),
+    // A v0 value has no rebalance timeout: Kafka's loader uses the session timeout.
+    members: v.members.map((m) => ({
+      ...m,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs < 0 ? m.sessionTimeoutMs : m.rebalanceTimeoutMs,
+    })),
+  };
+}
+
+/** Kafka's mapping of an internal-topic append failure to what a group API answers. */
+function appendErrorCode(e: unknown, log: Logger): number {
+  if (e instanceof KafkaError) {
+    switch (e.code) {
+      case ErrorCode.MESSAGE_TOO_LARGE:
+      case ErrorCode.RECORD_LIST_TOO_LARGE:
+      case ErrorCode.INVALID_FETCH_SIZE:
+        return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+      case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+      case ErrorCode.NOT_ENOUGH_REPLICAS:
+      case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      case ErrorCode.REQUEST_TIMED_OUT:
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      case ErrorCode.COORDINATOR_NOT_AVAILABLE:
+      case ErrorCode.NOT_COORDINATOR:
+        return e.code;
+      default:
+        log.warn({ err: e.message, code: e.code }, "write to __consumer_offsets failed");
+        return ErrorCode.NOT_COORDINATOR;
+    }
+  }
+  log.error({ err: e }, "write to __consumer_offsets failed");
+  return ErrorCode.UNKNOWN_SERVER_ERROR;
+}

@@ -1,4 +1,8 @@
-/** DeleteTopics v0-6: by name, and from v6 by topic ID. */
+/**
+ * DeleteTopics v0-6: by name, and from v6 by topic ID. Committed offsets of a deleted topic are
+ * removed from every group (Kafka's onPartitionsDeleted). Internal topics are refused: deleting
+ * `__consumer_offsets` under a running coordinator would lose every group's offsets.
+ */
 import { DeleteTopicsApi, type DeleteTopicsResponse, type Encodable, ErrorCode, ZERO_UUID } from "@samsa/protocol";
 import { errorCodeOf, errorMessageOf } from "./errors.js";
 import { defineHandler } from "./handler.js";
@@ -26,6 +30,15 @@ export const deleteTopicsHandler = defineHandler({
         });
         continue;
       }
+      if (topic.isInternal) {
+        responses.push({
+          name: topic.name,
+          topicId: topic.topicId,
+          errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+          errorMessage: `${topic.name} is an internal topic and cannot be deleted.`,
+        });
+        continue;
+      }
       if (!broker.config.bool("delete.topic.enable")) {
         responses.push({
           name: topic.name,
@@ -37,6 +50,7 @@ export const deleteTopicsHandler = defineHandler({
       }
       try {
         await broker.topics.delete(topic.name);
+        await broker.groupCoordinator.onTopicDeleted(topic.name);
         responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
       } catch (e) {
         responses.push({

@@ -15,6 +15,7 @@ import { heartbeatHandler } from "../../handlers/12-heartbeat.js";
 import { syncGroupHandler } from "../../handlers/14-sync-group.js";
 import { describeGroupsHandler } from "../../handlers/15-describe-groups.js";
 import { listGroupsHandler } from "../../handlers/16-list-groups.js";
+import { deleteTopicsHandler } from "../../handlers/20-delete-topics.js";
 import { deleteGroupsHandler } from "../../handlers/42-delete-groups.js";
 import { offsetDeleteHandler } from "../../handlers/47-offset-delete.js";
 import { startTestBroker, type TestBroker } from "../../handlers/handler-test-support.js";
@@ -261,4 +262,28 @@ test("DeleteGroups removes an empty group and its offsets for good; OffsetDelete
     listed.groups?.map((g) => g.groupId),
     ["g6"],
   );
+});
+
+test("deleting a topic removes its committed offsets; __consumer_offsets cannot be deleted", async () => {
+  let b = await start();
+  await b.broker.context.topics.create("gone", 1);
+  await commit(b, "g8", [
+    ["orders", 0, 1n, ""],
+    ["gone", 0, 5n, ""],
+  ]);
+  const res = await b.call(deleteTopicsHandler, 5, {
+    topicNames: ["gone", CONSUMER_OFFSETS_TOPIC],
+    topics: [],
+    timeoutMs: 1000,
+  });
+  assert.deepEqual(
+    res.responses?.map((r) => [r.name, r.errorCode]),
+    [
+      ["gone", ErrorCode.NONE],
+      [CONSUMER_OFFSETS_TOPIC, ErrorCode.INVALID_TOPIC_EXCEPTION],
+    ],
+  );
+  assert.deepEqual(await fetchAll(b, "g8"), [["orders", 0, 1n, "", 7]]);
+  b = await restart(b);
+  assert.deepEqual(await fetchAll(b, "g8"), [["orders", 0, 1n, "", 7]]);
 });

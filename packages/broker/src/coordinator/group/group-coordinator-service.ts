@@ -275,6 +275,14 @@ export class GroupCoordinatorService {
     return errorCode;
   }
 
+  /** A deleted topic's committed offsets go from every group (tombstones), as Kafka's onPartitionsDeleted. */
+  async onTopicDeleted(topic: string): Promise<void> {
+    for (const groupId of [...this.offsets.groupIds()]) {
+      const partitions = this.offsets.partitionsOf(groupId).filter((p) => p.topic === topic);
+      if (partitions.length > 0) await this.deleteOffsets(groupId, partitions);
+    }
+  }
+
   /** DeleteGroups for one group: only an empty group; its offsets and metadata get tombstones. */
   async deleteGroup(groupId: string): Promise<number> {
     await this.ensureOffsetsTopic();

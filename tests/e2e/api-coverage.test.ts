@@ -10,14 +10,15 @@
  * test fails too if one of those becomes covered (so the list cannot go stale).
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ApiVersionsApi } from "@samsa/protocol";
 import { HANDLERS } from "../../packages/broker/src/handlers/registry.js";
 import { BrokerProcess, REPO_ROOT } from "./support/broker-process.js";
 import { RawConnection } from "./support/raw-client.js";
-import { PYTHON, requireClient, runOk } from "./support/run.js";
+import { PYTHON, requireClient, runOk, SARAMA_ENV } from "./support/run.js";
 import { sweepKafkaJs, sweepPlatformatic } from "./support/version-sweeps.js";
 
 const PY_DRIVER = path.join(REPO_ROOT, "tests/e2e/clients/py_client.py");
@@ -29,14 +30,26 @@ const GOLDEN_MANIFEST = path.join(REPO_ROOT, "packages/protocol/test/golden/mani
  * reason. Each lies inside a range whose versions above and below are covered, or at the bottom
  * of a range that the issue asks to advertise from v0 (librdkafka reads ranges as feature
  * switches), and a range is contiguous, so it cannot be narrowed away without dropping versions
- * that clients use. version-sweep.test.ts still sends each one (with our own codec).
+ * that clients use; DescribeGroups v6 alone tops its range (KIP-1043's answer for unknown
+ * groups, which Kafka 4 clients ask for). version-sweep.test.ts still sends each one (with our
+ * own codec). librdkafka counts with the versions it picks against this broker: the highest of
+ * its range, so a version below that maximum is sent only to older brokers.
  */
 const UNCOVERABLE: Record<string, string> = {
   "ListOffsets v4":
     "KafkaJS stops at v3, platformatic starts at v5; kafka-python's v4 class encodes the epoch as int64",
   "Metadata v7": "KafkaJS stops at v6, platformatic starts at v9",
   "Metadata v8": "KafkaJS stops at v6, platformatic starts at v9",
-  "FindCoordinator v3": "KafkaJS and librdkafka 2.0 stop at v2, platformatic starts at v4",
+  "FindCoordinator v3":
+    "KafkaJS and librdkafka 2.0 stop at v2, kafka-python and sarama 1.22.1 at v1, platformatic starts at v4",
+  "OffsetCommit v6":
+    "KafkaJS stops at v5, sarama 1.22.1 at v4, kafka-python at v3, librdkafka 2.0.2 sends v7 (its maximum), platformatic starts at v8",
+  "OffsetFetch v6":
+    "sarama 1.22.1 stops at v5, KafkaJS at v4, kafka-python at v3, librdkafka 2.0.2 sends v7 (its maximum), platformatic starts at v8",
+  "ListGroups v3":
+    "KafkaJS and kafka-python stop at v2; librdkafka 2.0.2 sends v0 (rd_kafka_list_groups) or v4 (ListConsumerGroups); platformatic starts at v4",
+  "DescribeGroups v6":
+    "only Kafka 4 clients send v6 (KIP-1043); librdkafka 2.0.2 stops at v4, kafka-python at v3, KafkaJS at v2, platformatic has only v5",
   "CreateTopics v5": "librdkafka 2.0 stops at v4, platformatic has only v7",
   "CreateTopics v6": "librdkafka 2.0 stops at v4, platformatic has only v7",
   "DeleteTopics v4": "kafka-python stops at v3, platformatic has only v6",
@@ -59,7 +72,8 @@ const OWN_CLIENT_IDS = new Set(["samsa-e2e-raw"]);
 let broker: BrokerProcess;
 
 before(async () => {
-  broker = await BrokerProcess.start({ logLevel: "debug" });
+  // No wait for more members before a new group's first rebalance: each sweep round is a new group.
+  broker = await BrokerProcess.start({ logLevel: "debug", set: ["group.initial.rebalance.delay.ms=0"] });
 });
 
 after(async () => {
@@ -92,13 +106,45 @@ describe("real clients at every version they implement", () => {
     t.diagnostic(steps.map((s) => key(s.api, s.version)).join(", "));
   });
 
-  test("kafka-python 2.0.2 and confluent-kafka-python 1.7.0: admin and pinned request versions", async () => {
+  test("kafka-python 2.0.2 and confluent-kafka-python 1.7.0 (librdkafka 2.0.2): admin, groups, pinned request versions", async () => {
     requireClient("python-kafka");
     requireClient("python-confluent-kafka");
-    await runOk(PYTHON, [PY_DRIVER, "kafka-python-versions", broker.bootstrap, "coverage-kafka-python"], {
-      timeoutMs: 60_000,
-    });
-    await runOk(PYTHON, [PY_DRIVER, "confluent-admin", broker.bootstrap, "coverage-confluent"], { timeoutMs: 60_000 });
+    // Independent topics and groups, so the three drivers run side by side.
+    await Promise.all([
+      runOk(PYTHON, [PY_DRIVER, "kafka-python-versions", broker.bootstrap, "coverage-kafka-python"], {
+        timeoutMs: 60_000,
+      }),
+      runOk(PYTHON, [PY_DRIVER, "confluent-admin", broker.bootstrap, "coverage-confluent"], { timeoutMs: 60_000 }),
+      runOk(PYTHON, [PY_DRIVER, "confluent-groups", broker.bootstrap, "coverage-confluent-groups"], {
+        timeoutMs: 60_000,
+      }),
+    ]);
+  });
+
+  test("sarama 1.22.1: OffsetCommit v0-4 and OffsetFetch v0-5, built by hand", async (t) => {
+    requireClient("go-sarama");
+    const buildDir = await mkdtemp(path.join(tmpdir(), "samsa-e2e-coverage-sarama-"));
+    try {
+      const sarama = path.join(buildDir, "sarama");
+      // Quick once Go's build cache holds sarama (sarama.test.ts builds the same program).
+      await runOk("go", ["build", "-o", sarama, "main.go"], {
+        cwd: path.join(REPO_ROOT, "tests/e2e/clients/sarama"),
+        env: { ...process.env, ...SARAMA_ENV },
+        timeoutMs: 240_000,
+      });
+      const r = await runOk(
+        sarama,
+        ["offsets", broker.bootstrap, "coverage-sarama", "2.1.0", "coverage-sarama-group"],
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      const lines = r.stdout.trim().split("\n");
+      assert.equal(lines.length, 5 * 6, "every OffsetFetch version read back every OffsetCommit version");
+      t.diagnostic(lines.at(-1)!);
+    } finally {
+      await rm(buildDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -9,7 +9,9 @@
  *   versions KafkaJS predates — each callable on its own connection.
  *
  * Each call must succeed by the client's own parsing; the broker's debug log then shows which
- * (API, version) pairs arrived.
+ * (API, version) pairs arrived. The group APIs need a member's state, so each client drives one
+ * member through a fresh group per round, every group API pinned to one of its versions per
+ * round, and the answers are checked against what the member did.
  */
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -25,6 +27,7 @@ const { createLogger, LEVELS } = require("kafkajs/src/loggers");
 const { requests: kafkaJsRequests, lookup: kafkaJsLookup } = require("kafkajs/src/protocol/requests");
 const kafkaJsApiKeys = require("kafkajs/src/protocol/requests/apiKeys");
 const { Types: KafkaJsCompression } = require("kafkajs/src/protocol/message/compression");
+const KafkaJsAssignerProtocol = require("kafkajs/src/consumer/assignerProtocol");
 
 export interface SweepStep {
   api: string;
@@ -36,7 +39,7 @@ function kafkaJsVersions(name: string): number[] {
   return (kafkaJsRequests[name].versions as string[]).map(Number).sort((a, b) => a - b);
 }
 
-/** Runs KafkaJS at every version of Produce, Fetch, ListOffsets, Metadata, ApiVersions, FindCoordinator and the admin APIs. */
+/** Runs KafkaJS at every version of Produce, Fetch, ListOffsets, Metadata, ApiVersions, FindCoordinator, the admin and the group APIs. */
 export async function sweepKafkaJs(port: number, topicPrefix: string): Promise<SweepStep[]> {
   const logger = createLogger({ level: LEVELS.NOTHING, logCreator: () => () => {} });
   const pool = new KafkaJsConnectionPool({
@@ -163,6 +166,7 @@ export async function sweepKafkaJs(port: number, topicPrefix: string): Promise<S
       assert.equal(response.resources[0].errorCode, 0, `AlterConfigs v${v}`);
       steps.push({ api: "AlterConfigs", version: v });
     }
+    await sweepKafkaJsGroups(broker, pool, advertised, topic, steps);
     for (const v of kafkaJsVersions("DeleteTopics")) {
       pin(kafkaJsApiKeys.DeleteTopics, v);
       await broker.deleteTopics({ topics: [`${topic}-ct${v}`], timeout: 5000 });
@@ -172,6 +176,210 @@ export async function sweepKafkaJs(port: number, topicPrefix: string): Promise<S
     await broker.disconnect();
   }
   return steps;
+}
+
+/** The consumer protocol's range assignor name; any name works, the broker only matches it across members. */
+const ASSIGNOR = "range";
+/** Group session and rebalance timeouts: within the broker's group.min/max.session.timeout.ms. */
+const SESSION_TIMEOUT_MS = 10_000;
+
+/** The (API, version) pairs a sweep drove, each once. */
+function recordStep(steps: SweepStep[], api: string, version: number): void {
+  if (!steps.some((s) => s.api === api && s.version === version)) steps.push({ api, version });
+}
+
+/**
+ * One member's whole life in a fresh group, once per round, every group API pinned to a version
+ * per round (round r uses each API's r-th version, or its last): FindCoordinator, JoinGroup
+ * (v4+ first answered MEMBER_ID_REQUIRED), SyncGroup with an assignment, Heartbeat (and one with
+ * a wrong generation), OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, LeaveGroup,
+ * DeleteGroups — each answer checked against what the member did.
+ */
+async function sweepKafkaJsGroups(
+  // biome-ignore lint/suspicious/noExplicitAny: KafkaJS's internal Broker and ConnectionPool are untyped.
+  broker: any,
+  // biome-ignore lint/suspicious/noExplicitAny: see above.
+  pool: any,
+  advertised: Record<number, { minVersion: number; maxVersion: number }>,
+  topic: string,
+  steps: SweepStep[],
+): Promise<void> {
+  const apis = {
+    FindCoordinator: "GroupCoordinator",
+    JoinGroup: "JoinGroup",
+    SyncGroup: "SyncGroup",
+    Heartbeat: "Heartbeat",
+    OffsetCommit: "OffsetCommit",
+    OffsetFetch: "OffsetFetch",
+    DescribeGroups: "DescribeGroups",
+    ListGroups: "ListGroups",
+    LeaveGroup: "LeaveGroup",
+    DeleteGroups: "DeleteGroups",
+  } as const;
+  type Api = keyof typeof apis;
+  const rounds = Math.max(...Object.values(apis).map((name) => kafkaJsVersions(name).length));
+  const metadata = KafkaJsAssignerProtocol.MemberMetadata.encode({ version: 0, topics: [topic] });
+  const assignment = KafkaJsAssignerProtocol.MemberAssignment.encode({ version: 0, assignment: { [topic]: [0] } });
+
+  for (let round = 0; round < rounds; round++) {
+    const version = {} as Record<Api, number>;
+    const pins: Record<number, { minVersion: number; maxVersion: number }> = { ...advertised };
+    for (const [api, name] of Object.entries(apis) as [Api, string][]) {
+      const versions = kafkaJsVersions(name);
+      version[api] = versions[Math.min(round, versions.length - 1)];
+      pins[kafkaJsApiKeys[name]] = { minVersion: version[api], maxVersion: version[api] };
+      recordStep(steps, api, version[api]);
+    }
+    broker.lookupRequest = kafkaJsLookup(pins);
+    const at = (api: Api) => `${api} v${version[api]}`;
+    const groupId = `${topic}-group-${round}`;
+    const offset = String(100 + round);
+    const commitMetadata = `kafkajs round ${round}`;
+
+    const coordinator = await broker.findGroupCoordinator({ groupId, coordinatorType: 0 });
+    assert.equal(coordinator.coordinator.nodeId, 0, at("FindCoordinator"));
+
+    const join = {
+      groupId,
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      rebalanceTimeout: SESSION_TIMEOUT_MS,
+      protocolType: "consumer",
+      groupProtocols: [{ name: ASSIGNOR, metadata }],
+    };
+    let memberId = "";
+    if (version.JoinGroup >= 4) {
+      // KIP-394: a member without an id is given one and must join again with it.
+      const request = kafkaJsRequests.JoinGroup.protocol({ version: version.JoinGroup })({ ...join, memberId: "" });
+      await assert.rejects(
+        pool.send(request),
+        (e: { name: string; memberId?: string }) => {
+          assert.equal(e.name, "KafkaJSMemberIdRequired", at("JoinGroup"));
+          memberId = e.memberId ?? "";
+          return true;
+        },
+        `${at("JoinGroup")}: a new member gets MEMBER_ID_REQUIRED`,
+      );
+      assert.ok(memberId.length > 0, `${at("JoinGroup")}: MEMBER_ID_REQUIRED carries the member id`);
+    }
+    const joined = await broker.joinGroup({ ...join, memberId });
+    if (memberId !== "") assert.equal(joined.memberId, memberId, `${at("JoinGroup")}: joins with the given id`);
+    memberId = joined.memberId;
+    assert.ok(memberId.length > 0, at("JoinGroup"));
+    assert.equal(joined.leaderId, memberId, `${at("JoinGroup")}: the only member leads`);
+    assert.equal(joined.groupProtocol, ASSIGNOR, at("JoinGroup"));
+    assert.ok(joined.generationId >= 1, `${at("JoinGroup")}: generation ${joined.generationId}`);
+    assert.deepEqual(
+      joined.members.map((m: { memberId: string; memberMetadata: Buffer }) => [
+        m.memberId,
+        KafkaJsAssignerProtocol.MemberMetadata.decode(m.memberMetadata).topics,
+      ]),
+      [[memberId, [topic]]],
+      `${at("JoinGroup")}: the leader sees every member's subscription`,
+    );
+    const generationId = joined.generationId;
+
+    const synced = await broker.syncGroup({
+      groupId,
+      generationId,
+      memberId,
+      groupAssignment: [{ memberId, memberAssignment: assignment }],
+    });
+    assert.deepEqual(
+      KafkaJsAssignerProtocol.MemberAssignment.decode(synced.memberAssignment)?.assignment,
+      { [topic]: [0] },
+      `${at("SyncGroup")}: the member gets the leader's assignment`,
+    );
+
+    const beat = await broker.heartbeat({ groupId, groupGenerationId: generationId, memberId });
+    assert.equal(beat.errorCode, 0, at("Heartbeat"));
+    await assert.rejects(
+      broker.heartbeat({ groupId, groupGenerationId: generationId + 1, memberId }),
+      (e: { type?: string }) => e.type === "ILLEGAL_GENERATION",
+      `${at("Heartbeat")}: a wrong generation is ILLEGAL_GENERATION`,
+    );
+
+    const commit = (extra: object) =>
+      broker.offsetCommit({
+        groupId,
+        topics: [{ topic, partitions: [{ partition: 0, offset, metadata: commitMetadata }] }],
+        ...extra,
+      });
+    const fetchCommitted = async () => {
+      const fetched = await broker.offsetFetch({ groupId, topics: [{ topic, partitions: [{ partition: 0 }] }] });
+      const p = fetched.responses[0].partitions[0];
+      return { offset: p.offset as string, metadata: p.metadata as string | null };
+    };
+    // v0 has no generation: Kafka takes it only from a group without members (a simple consumer).
+    if (version.OffsetCommit >= 1) {
+      const committed = await commit({ groupGenerationId: generationId, memberId });
+      assert.equal(committed.responses[0].partitions[0].errorCode, 0, at("OffsetCommit"));
+      assert.deepEqual(
+        await fetchCommitted(),
+        { offset, metadata: commitMetadata },
+        `${at("OffsetFetch")} returns what ${at("OffsetCommit")} committed`,
+      );
+    }
+
+    const described = await broker.describeGroups({ groupIds: [groupId] });
+    const group = described.groups[0];
+    assert.deepEqual(
+      [group.errorCode, group.groupId, group.state, group.protocolType, group.protocol],
+      [0, groupId, "Stable", "consumer", ASSIGNOR],
+      at("DescribeGroups"),
+    );
+    assert.equal(group.members.length, 1, at("DescribeGroups"));
+    assert.equal(group.members[0].memberId, memberId, at("DescribeGroups"));
+    assert.equal(group.members[0].clientId, "kafkajs-version-sweep", at("DescribeGroups"));
+    assert.deepEqual(
+      KafkaJsAssignerProtocol.MemberMetadata.decode(group.members[0].memberMetadata).topics,
+      [topic],
+      `${at("DescribeGroups")}: member metadata`,
+    );
+    assert.deepEqual(
+      KafkaJsAssignerProtocol.MemberAssignment.decode(group.members[0].memberAssignment)?.assignment,
+      { [topic]: [0] },
+      `${at("DescribeGroups")}: member assignment`,
+    );
+
+    const listed = await broker.listGroups();
+    assert.deepEqual(
+      listed.groups.filter((g: { groupId: string }) => g.groupId === groupId),
+      [{ groupId, protocolType: "consumer" }],
+      at("ListGroups"),
+    );
+
+    await broker.leaveGroup({ groupId, memberId });
+    const afterLeave = (await broker.describeGroups({ groupIds: [groupId] })).groups[0];
+    assert.deepEqual(
+      [afterLeave.state, afterLeave.members.length],
+      ["Empty", 0],
+      `${at("LeaveGroup")}: the group is Empty after its only member left`,
+    );
+
+    if (version.OffsetCommit === 0) {
+      const committed = await commit({});
+      assert.equal(committed.responses[0].partitions[0].errorCode, 0, at("OffsetCommit"));
+      assert.deepEqual(
+        await fetchCommitted(),
+        { offset, metadata: commitMetadata },
+        `${at("OffsetFetch")} returns what ${at("OffsetCommit")} committed for the Empty group`,
+      );
+    }
+
+    const deleted = await broker.deleteGroups([groupId]);
+    assert.deepEqual(
+      deleted.results.map((r: { groupId: string; errorCode: number }) => [r.groupId, r.errorCode]),
+      [[groupId, 0]],
+      at("DeleteGroups"),
+    );
+    const gone = (await broker.describeGroups({ groupIds: [groupId] })).groups[0];
+    assert.equal(gone.state, "Dead", `${at("DeleteGroups")}: a deleted group is described as Dead`);
+    assert.deepEqual(
+      await fetchCommitted(),
+      { offset: "-1", metadata: "" },
+      `${at("DeleteGroups")}: the group's committed offsets are gone`,
+    );
+  }
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: responses are untyped JavaScript objects, read field by field under assertions.
@@ -200,7 +408,251 @@ const PLATFORMATIC_API_KEYS: Record<string, number> = {
   createPartitions: 37,
   incrementalAlterConfigs: 44,
   describeCluster: 60,
+  offsetCommit: 8,
+  offsetFetch: 9,
+  joinGroup: 11,
+  heartbeat: 12,
+  leaveGroup: 13,
+  syncGroup: 14,
+  describeGroups: 15,
+  listGroups: 16,
+  deleteGroups: 42,
+  offsetDelete: 47,
 };
+
+// biome-ignore lint/suspicious/noExplicitAny: responses are untyped JavaScript objects, read field by field under assertions.
+type PlatformaticCall = (name: string, version: number, ...args: unknown[]) => Promise<any>;
+/** A call whose answer carries error codes: the codes by response path (e.g. "/" or "/groups/0"), and the response. */
+type PlatformaticFailingCall = (
+  name: string,
+  version: number,
+  ...args: unknown[]
+  // biome-ignore lint/suspicious/noExplicitAny: see above.
+) => Promise<{ errors: Record<string, string>; response: any }>;
+
+/** Like sweepKafkaJsGroups, with @platformatic/kafka's flexible-version modules, plus OffsetDelete. */
+async function sweepPlatformaticGroups(
+  call: PlatformaticCall,
+  callFailing: PlatformaticFailingCall,
+  versionsOf: (name: string) => number[],
+  topic: string,
+  steps: SweepStep[],
+): Promise<void> {
+  const apis = {
+    JoinGroup: "joinGroup",
+    SyncGroup: "syncGroup",
+    Heartbeat: "heartbeat",
+    OffsetCommit: "offsetCommit",
+    OffsetFetch: "offsetFetch",
+    DescribeGroups: "describeGroups",
+    ListGroups: "listGroups",
+    OffsetDelete: "offsetDelete",
+    LeaveGroup: "leaveGroup",
+    DeleteGroups: "deleteGroups",
+  } as const;
+  type Api = keyof typeof apis;
+  const rounds = Math.max(...Object.values(apis).map((name) => versionsOf(name).length));
+  const metadata = KafkaJsAssignerProtocol.MemberMetadata.encode({ version: 0, topics: [topic] }) as Buffer;
+  const assignment = KafkaJsAssignerProtocol.MemberAssignment.encode({
+    version: 0,
+    assignment: { [topic]: [0] },
+  }) as Buffer;
+  const partitionsOf = (fetched: { groups: { topics: { partitions: unknown[] }[] }[] }) =>
+    fetched.groups[0].topics[0].partitions[0] as {
+      committedOffset: bigint;
+      metadata: string | null;
+      errorCode: number;
+    };
+
+  for (let round = 0; round < rounds; round++) {
+    const version = {} as Record<Api, number>;
+    for (const [api, name] of Object.entries(apis) as [Api, string][]) {
+      const versions = versionsOf(name);
+      assert.ok(versions.length > 0, `@platformatic/kafka has a ${name} module the broker advertises`);
+      version[api] = versions[Math.min(round, versions.length - 1)];
+      recordStep(steps, api, version[api]);
+    }
+    const at = (api: Api) => `${api} v${version[api]}`;
+    const groupId = `${topic}-group-${round}`;
+    const offset = BigInt(200 + round);
+    const commitMetadata = `platformatic round ${round}`;
+    const join = (memberId: string) =>
+      [
+        groupId,
+        SESSION_TIMEOUT_MS,
+        SESSION_TIMEOUT_MS,
+        memberId,
+        null,
+        "consumer",
+        [{ name: ASSIGNOR, metadata }],
+      ] as const;
+
+    const required = await callFailing("joinGroup", version.JoinGroup, ...join(""));
+    assert.deepEqual(required.errors, { "/": "MEMBER_ID_REQUIRED" }, at("JoinGroup"));
+    const memberId: string = required.response.memberId;
+    assert.ok(memberId.length > 0, `${at("JoinGroup")}: MEMBER_ID_REQUIRED carries the member id`);
+    const joined = await call("joinGroup", version.JoinGroup, ...join(memberId));
+    assert.equal(joined.memberId, memberId, at("JoinGroup"));
+    assert.equal(joined.leader, memberId, `${at("JoinGroup")}: the only member leads`);
+    assert.equal(joined.protocolName, ASSIGNOR, at("JoinGroup"));
+    if (version.JoinGroup >= 7) assert.equal(joined.protocolType, "consumer", at("JoinGroup"));
+    if (version.JoinGroup >= 9) assert.equal(joined.skipAssignment, false, at("JoinGroup"));
+    assert.deepEqual(
+      joined.members.map((m: { memberId: string; metadata: Buffer }) => [m.memberId, Buffer.from(m.metadata)]),
+      [[memberId, metadata]],
+      `${at("JoinGroup")}: the leader sees every member's subscription`,
+    );
+    const generationId: number = joined.generationId;
+    assert.ok(generationId >= 1, `${at("JoinGroup")}: generation ${generationId}`);
+
+    const synced = await call(
+      "syncGroup",
+      version.SyncGroup,
+      groupId,
+      generationId,
+      memberId,
+      null,
+      "consumer",
+      ASSIGNOR,
+      [{ memberId, assignment }],
+    );
+    assert.deepEqual(Buffer.from(synced.assignment), assignment, `${at("SyncGroup")}: the leader's assignment`);
+    if (version.SyncGroup >= 5) {
+      assert.deepEqual([synced.protocolType, synced.protocolName], ["consumer", ASSIGNOR], at("SyncGroup"));
+      const mismatch = await callFailing(
+        "syncGroup",
+        version.SyncGroup,
+        groupId,
+        generationId,
+        memberId,
+        null,
+        "consumer",
+        "other",
+        [{ memberId, assignment }],
+      );
+      assert.deepEqual(
+        mismatch.errors,
+        { "/": "INCONSISTENT_GROUP_PROTOCOL" },
+        `${at("SyncGroup")}: another protocol name`,
+      );
+    }
+
+    const beat = await call("heartbeat", version.Heartbeat, groupId, generationId, memberId, null);
+    assert.equal(beat.errorCode, 0, at("Heartbeat"));
+    const stale = await callFailing("heartbeat", version.Heartbeat, groupId, generationId + 1, memberId, null);
+    assert.deepEqual(stale.errors, { "/": "ILLEGAL_GENERATION" }, `${at("Heartbeat")}: a wrong generation`);
+
+    const committed = await call("offsetCommit", version.OffsetCommit, groupId, generationId, memberId, null, [
+      {
+        name: topic,
+        partitions: [
+          { partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: commitMetadata },
+        ],
+      },
+    ]);
+    assert.equal(committed.topics[0].partitions[0].errorCode, 0, at("OffsetCommit"));
+    const fetchArgs = (member: boolean) => [
+      [
+        {
+          groupId,
+          memberId: member ? memberId : null,
+          memberEpoch: member ? generationId : -1,
+          topics: [{ name: topic, partitionIndexes: [0] }],
+        },
+      ],
+      false,
+    ];
+    for (const member of version.OffsetFetch >= 9 ? [false, true] : [false]) {
+      const fetched = partitionsOf(await call("offsetFetch", version.OffsetFetch, ...fetchArgs(member)));
+      assert.deepEqual(
+        [fetched.committedOffset, fetched.metadata],
+        [offset, commitMetadata],
+        `${at("OffsetFetch")}${member ? " as the member" : ""} returns what ${at("OffsetCommit")} committed`,
+      );
+    }
+
+    const described = (await call("describeGroups", version.DescribeGroups, [groupId], true)).groups[0];
+    assert.deepEqual(
+      [described.errorCode, described.groupId, described.groupState, described.protocolType, described.protocolData],
+      [0, groupId, "Stable", "consumer", ASSIGNOR],
+      at("DescribeGroups"),
+    );
+    assert.deepEqual(
+      described.members.map(
+        (m: { memberId: string; clientId: string; memberMetadata: Buffer; memberAssignment: Buffer }) => [
+          m.memberId,
+          m.clientId,
+          Buffer.from(m.memberMetadata),
+          Buffer.from(m.memberAssignment),
+        ],
+      ),
+      [[memberId, "platformatic-version-sweep", metadata, assignment]],
+      `${at("DescribeGroups")}: the member, its subscription and assignment`,
+    );
+    assert.notEqual(
+      described.authorizedOperations,
+      -2147483648,
+      `${at("DescribeGroups")}: authorized operations asked for`,
+    );
+
+    const listed = await call("listGroups", version.ListGroups, ["STABLE"], ["classic"]);
+    assert.deepEqual(
+      listed.groups
+        .filter((g: { groupId: string }) => g.groupId === groupId)
+        .map((g: { protocolType: string; groupState: string; groupType?: string }) => [
+          g.protocolType,
+          g.groupState,
+          ...(version.ListGroups >= 5 ? [g.groupType] : []),
+        ]),
+      [["consumer", "Stable", ...(version.ListGroups >= 5 ? ["classic"] : [])]],
+      `${at("ListGroups")}: filtered to Stable${version.ListGroups >= 5 ? " classic" : ""} groups`,
+    );
+    const empties = await call("listGroups", version.ListGroups, ["EMPTY"], []);
+    assert.ok(
+      !empties.groups.some((g: { groupId: string }) => g.groupId === groupId),
+      `${at("ListGroups")}: a Stable group is not listed as Empty`,
+    );
+
+    const offsetDelete = [groupId, [{ name: topic, partitions: [{ partitionIndex: 0 }] }]] as const;
+    const subscribed = await callFailing("offsetDelete", version.OffsetDelete, ...offsetDelete);
+    assert.deepEqual(
+      subscribed.errors,
+      { "/topics/0/partitions/0": "GROUP_SUBSCRIBED_TO_TOPIC" },
+      `${at("OffsetDelete")}: the group's member still subscribes to the topic`,
+    );
+
+    const left = await call("leaveGroup", version.LeaveGroup, groupId, [{ memberId }]);
+    assert.deepEqual(
+      left.members.map((m: { memberId: string; errorCode: number }) => [m.memberId, m.errorCode]),
+      [[memberId, 0]],
+      at("LeaveGroup"),
+    );
+    const empty = (await call("describeGroups", version.DescribeGroups, [groupId], false)).groups[0];
+    assert.deepEqual([empty.groupState, empty.members.length], ["Empty", 0], `${at("LeaveGroup")}: the group is Empty`);
+    const unknown = await callFailing("leaveGroup", version.LeaveGroup, groupId, [{ memberId }]);
+    assert.deepEqual(
+      unknown.response.members.map((m: { memberId: string; errorCode: number }) => [m.memberId, m.errorCode]),
+      [[memberId, 25]],
+      `${at("LeaveGroup")}: leaving twice is UNKNOWN_MEMBER_ID for that member`,
+    );
+
+    const removed = await call("offsetDelete", version.OffsetDelete, ...offsetDelete);
+    assert.equal(removed.topics[0].partitions[0].errorCode, 0, at("OffsetDelete"));
+    const afterDelete = partitionsOf(await call("offsetFetch", version.OffsetFetch, ...fetchArgs(false)));
+    assert.equal(afterDelete.committedOffset, -1n, `${at("OffsetDelete")}: the committed offset is gone`);
+
+    const deleted = await call("deleteGroups", version.DeleteGroups, [groupId]);
+    assert.deepEqual(
+      deleted.results.map((r: { groupId: string; errorCode: number }) => [r.groupId, r.errorCode]),
+      [[groupId, 0]],
+      at("DeleteGroups"),
+    );
+    const again = await callFailing("deleteGroups", version.DeleteGroups, [groupId]);
+    assert.deepEqual(again.errors, { "/results/0": "GROUP_ID_NOT_FOUND" }, `${at("DeleteGroups")}: deleting twice`);
+    const dead = (await call("describeGroups", version.DescribeGroups, [groupId], false)).groups[0];
+    assert.equal(dead.groupState, "Dead", `${at("DeleteGroups")}: a deleted group is described as Dead`);
+  }
+}
 
 /** Runs @platformatic/kafka's module for each version of each API the broker serves. */
 export async function sweepPlatformatic(port: number, topicPrefix: string): Promise<SweepStep[]> {
@@ -215,6 +667,19 @@ export async function sweepPlatformatic(port: number, topicPrefix: string): Prom
     } catch (e) {
       throw new Error(`@platformatic/kafka ${name} v${version}: ${(e as Error).message}`, { cause: e });
     }
+  };
+  const callFailing: PlatformaticFailingCall = async (name, version, ...args) => {
+    try {
+      await platformaticApi(name, version)!.async(connection, ...args);
+    } catch (e) {
+      const error = e as { response?: unknown; errors?: { path?: string; apiId?: string }[] };
+      if (error.response === undefined || error.errors === undefined) throw e;
+      return {
+        errors: Object.fromEntries(error.errors.map((x) => [x.path ?? "", x.apiId ?? ""])),
+        response: error.response,
+      };
+    }
+    throw new Error(`@platformatic/kafka ${name} v${version}: succeeded where an error answer was expected`);
   };
   const topic = `${topicPrefix}-platformatic`;
   // The versions @platformatic/kafka implements that the broker advertises, per API.
@@ -309,8 +774,17 @@ export async function sweepPlatformatic(port: number, topicPrefix: string): Prom
       steps.push({ api: "OffsetForLeaderEpoch", version: v });
     }
     for (const v of platformaticVersions("findCoordinator")) {
-      const response = await call("findCoordinator", v, 0, ["sweep-group"]);
-      assert.equal(response.coordinators[0].nodeId, 0, `FindCoordinator v${v}`);
+      const response = await call("findCoordinator", v, 0, [`${topic}-group`]);
+      assert.deepEqual(
+        response.coordinators.map((c: { key: string; nodeId: number; port: number; errorCode: number }) => [
+          c.key,
+          c.nodeId,
+          c.port,
+          c.errorCode,
+        ]),
+        [[`${topic}-group`, 0, port, 0]],
+        `FindCoordinator v${v}`,
+      );
       steps.push({ api: "FindCoordinator", version: v });
     }
     for (const v of platformaticVersions("createTopics")) {
@@ -403,6 +877,7 @@ export async function sweepPlatformatic(port: number, topicPrefix: string): Prom
       );
       steps.push({ api: "DescribeCluster", version: v });
     }
+    await sweepPlatformaticGroups(call, callFailing, platformaticVersions, topic, steps);
     for (const v of platformaticVersions("deleteTopics")) {
       const response = await call("deleteTopics", v, [{ name: `${topic}-ct7`, topicId: null }], 5000);
       assert.equal(response.responses[0].errorCode, 0, `DeleteTopics v${v}`);

@@ -5,6 +5,8 @@
 //
 //	sarama produce BOOTSTRAP TOPIC KAFKA_VERSION CODEC COUNT   prints {"offsets":[...]}
 //	sarama consume BOOTSTRAP TOPIC KAFKA_VERSION COUNT         prints one {"offset":...} per message
+//	sarama offsets BOOTSTRAP TOPIC KAFKA_VERSION GROUP         OffsetCommit v0-4 then OffsetFetch v0-5,
+//	                                                           each read back; prints one line per request
 package main
 
 import (
@@ -122,6 +124,48 @@ func main() {
 		}
 		must(pc.Close())
 		must(consumer.Close())
+	case "offsets":
+		// A simple consumer's commits (no generation, no member), each version read back by every
+		// OffsetFetch version sarama implements: requests built by hand, as its offset manager
+		// pins OffsetFetch to v1 and OffsetCommit to v1-2.
+		group := os.Args[5]
+		client, err := sarama.NewClient([]string{bootstrap}, config(version))
+		must(err)
+		must(client.RefreshMetadata(topic)) // Metadata v5 with a topic: created if missing
+		coordinator, err := client.Coordinator(group)
+		must(err)
+		for commitVersion := int16(0); commitVersion <= 4; commitVersion++ {
+			offset, metadata := int64(400+commitVersion), fmt.Sprintf("sarama commit v%d", commitVersion)
+			commit := &sarama.OffsetCommitRequest{
+				Version: commitVersion, ConsumerGroup: group, ConsumerGroupGeneration: -1, RetentionTime: -1,
+			}
+			commit.AddBlock(topic, 0, offset, -1, metadata)
+			committed, err := coordinator.CommitOffset(commit)
+			must(err)
+			if kerr := committed.Errors[topic][0]; kerr != sarama.ErrNoError {
+				must(fmt.Errorf("OffsetCommit v%d: %v", commitVersion, kerr))
+			}
+			for fetchVersion := int16(0); fetchVersion <= 5; fetchVersion++ {
+				fetch := &sarama.OffsetFetchRequest{Version: fetchVersion, ConsumerGroup: group}
+				fetch.AddPartition(topic, 0)
+				fetched, err := coordinator.FetchOffset(fetch)
+				must(err)
+				block := fetched.GetBlock(topic, 0)
+				if block == nil || fetched.Err != sarama.ErrNoError || block.Err != sarama.ErrNoError {
+					must(fmt.Errorf("OffsetFetch v%d: %+v %+v", fetchVersion, fetched, block))
+				}
+				must(out.Encode(map[string]interface{}{
+					"commit": commitVersion, "fetch": fetchVersion, "offset": block.Offset, "metadata": block.Metadata,
+					"leaderEpoch": block.LeaderEpoch,
+				}))
+				// Commits before v6 carry no leader epoch; v5 answers "none" (-1) for it.
+				if block.Offset != offset || block.Metadata != metadata || (fetchVersion >= 5 && block.LeaderEpoch != -1) {
+					must(fmt.Errorf("OffsetFetch v%d after OffsetCommit v%d: %d %q, want %d %q",
+						fetchVersion, commitVersion, block.Offset, block.Metadata, offset, metadata))
+				}
+			}
+		}
+		must(client.Close())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mode", mode)
 		os.Exit(2)

@@ -22,7 +22,6 @@ export const describeGroupsHandler = defineHandler({
   async handle(ctx, request): Promise<Encodable<DescribeGroupsResponse>> {
     const version = ctx.header.apiVersion;
     const service = ctx.broker.groupCoordinator;
-    await service.ensureOffsetsTopic();
     const authorizedOperations =
       version >= 3 && request.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
     const groups = request.groups.map((groupId): Encodable<DescribeGroupsResponseDescribedGroup> => {

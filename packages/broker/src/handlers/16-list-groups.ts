@@ -12,7 +12,6 @@ export const listGroupsHandler = defineHandler({
   async handle(ctx, request): Promise<Encodable<ListGroupsResponse>> {
     const version = ctx.header.apiVersion;
     const service = ctx.broker.groupCoordinator;
-    await service.ensureOffsetsTopic();
     const listed = service.groups.listGroups(
       version >= 4 ? request.statesFilter : [],
       version >= 5 ? request.typesFilter : [],

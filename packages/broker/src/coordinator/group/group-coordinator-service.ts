@@ -252,7 +252,6 @@ export class GroupCoordinatorService {
     groupId: string,
     partitions: readonly TopicPartitionRef[] | null,
   ): Promise<{ topic: string; partition: number; committed: CommittedOffset | undefined }[]> {
-    await this.ensureOffsetsTopic();
     if (partitions !== null) {
       return partitions.map((p) => ({ ...p, committed: this.offsets.get(groupId, p.topic, p.partition) }));
     }

@@ -513,11 +513,8 @@ function snapshotOf(groupId: string, v: GroupMetadataRecordValue): GroupSnapshot
     protocolName: v.protocolName,
     leaderId: v.leaderId,
     currentStateTimestampMs: Number(v.currentStateTimestampMs),
-    // A v0 value has no rebalance timeout: Kafka's loader uses the session timeout.
-    members: v.members.map((m) => ({
-      ...m,
-      rebalanceTimeoutMs: m.rebalanceTimeoutMs < 0 ? m.sessionTimeoutMs : m.rebalanceTimeoutMs,
-    })),
+    // A v0 value's rebalance timeout is -1: loadGroup uses the session timeout, as Kafka's loader.
+    members: v.members.map((m) => ({ ...m })),
   };
 }
 

@@ -44,6 +44,7 @@ export class Connection {
   private readonly inFlight: InFlight[] = [];
   private inFlightBytes = 0;
   private closed = false;
+  private corked = false;
   private stopReading = false;
   private readonly drainWaiters: (() => void)[] = [];
 
@@ -114,16 +115,29 @@ export class Connection {
     entry.response = response;
     if (this.closed) return;
     if (this.inFlight[0] !== entry) return;
-    this.socket.cork();
+    this.corkUntilNextTick();
     while (this.inFlight.length > 0 && this.inFlight[0].done) {
       const head = this.inFlight.shift()!;
       this.inFlightBytes -= head.bytes;
       if (head.response !== null) for (const chunk of head.response) this.socket.write(chunk);
     }
-    this.socket.uncork();
     this.lastActivityMs = this.nowMs();
     if (this.inFlight.length === 0) for (const w of this.drainWaiters.splice(0)) w();
     this.updateReading();
+  }
+
+  /**
+   * Responses completed in the same burst of callbacks (e.g. every commit of one coalesced write)
+   * leave in one writev instead of one socket write each: uncork after the microtasks drain.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   /** A handler that throws has met a request it cannot answer; Kafka closes the connection then. */

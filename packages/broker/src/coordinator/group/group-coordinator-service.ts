@@ -10,8 +10,9 @@
  * - Start-up replays every partition of the topic before the first group request is answered:
  *   offset commits and tombstones into the OffsetStore, the last group metadata record of each
  *   group into the state machine (members included, so a Stable group carries on).
- * - Writes (commits, group metadata, tombstones) are appended as one batch per request through the
- *   same Partition.append a produce uses, and the in-memory state changes only after the append
+ * - Writes (commits, group metadata, tombstones) go through the same Partition.append a produce
+ *   uses; a request's records stay in one batch, and requests arriving while a write is in flight
+ *   share the next one (CoalescingAppender). The in-memory state changes only after the append
  *   succeeded: an acknowledged commit is on disk with the durability of an acks=all produce.
  */
 import {
@@ -29,6 +30,7 @@ import type { Logger } from "pino";
 import type { BrokerConfig } from "../../config/broker-config.js";
 import type { Partition } from "../../topics/partition.js";
 import type { Topic, TopicManager } from "../../topics/topic-manager.js";
+import { CoalescingAppender } from "./coalescing-appender.js";
 import {
   consumerOffsetsPartitionFor,
   decodeConsumerOffsetsRecord,
@@ -89,6 +91,8 @@ export class GroupCoordinatorService {
   private readonly log: Logger;
   private readonly nowMs: () => number;
   private offsetsTopic: Promise<Topic> | null = null;
+  /** One group-commit writer per `__consumer_offsets` partition. */
+  private readonly appenders = new Map<Partition, CoalescingAppender>();
   private timer: NodeJS.Timeout | null = null;
   private timerDeadlineMs: number | null = null;
   private expirationTimer: NodeJS.Timeout | null = null;
@@ -367,12 +371,19 @@ export class GroupCoordinatorService {
     if (this.closed) return ErrorCode.NOT_COORDINATOR;
     try {
       const partition = await this.partitionFor(groupId);
-      const timestamp = BigInt(this.nowMs());
-      const batch = encodeRecordBatch({
-        records: records.map((r) => ({ key: r.key, value: r.value, timestamp })),
-        baseTimestamp: timestamp,
-      });
-      await partition.append(batch, { leaderEpoch: partition.leaderEpoch });
+      let appender = this.appenders.get(partition);
+      if (appender === undefined) {
+        appender = new CoalescingAppender(async (batchRecords) => {
+          const timestamp = BigInt(this.nowMs());
+          const batch = encodeRecordBatch({
+            records: batchRecords.map((r) => ({ ...r, timestamp })),
+            baseTimestamp: timestamp,
+          });
+          await partition.append(batch, { leaderEpoch: partition.leaderEpoch });
+        });
+        this.appenders.set(partition, appender);
+      }
+      await appender.append(records);
       return ErrorCode.NONE;
     } catch (e) {
       return appendErrorCode(e, this.log);

@@ -19,7 +19,25 @@ export interface LogConfig {
   flushMs: number;
   /** `max.message.bytes` [message.max.bytes]: the largest record batch (after the 12-byte log overhead) the log accepts. */
   maxMessageBytes: number;
+  /** `cleanup.policy` [log.cleanup.policy]: "delete" (retention), "compact" (the log cleaner), or both. */
+  cleanupPolicy: readonly CleanupPolicy[];
+  /** `retention.ms` [log.retention.ms/minutes/hours]: delete segments whose largest timestamp is older; -1 keeps forever. */
+  retentionMs: number;
+  /** `retention.bytes` [log.retention.bytes]: delete the oldest segments while the log is larger; -1 no limit. */
+  retentionBytes: number;
+  /** `delete.retention.ms` [log.cleaner.delete.retention.ms]: how long the cleaner keeps a tombstone it has seen. */
+  deleteRetentionMs: number;
+  /** `min.cleanable.dirty.ratio` [log.cleaner.min.cleanable.ratio]: dirty/total bytes above which a log is cleaned. */
+  minCleanableDirtyRatio: number;
+  /** `min.compaction.lag.ms` [log.cleaner.min.compaction.lag.ms]: records younger than this stay uncompacted. */
+  minCompactionLagMs: number;
+  /** `max.compaction.lag.ms` [log.cleaner.max.compaction.lag.ms]: records older than this make the log cleanable whatever its ratio. */
+  maxCompactionLagMs: number;
+  /** `file.delete.delay.ms` [log.segment.delete.delay.ms]: a deleted segment's files are renamed `.deleted` and removed after this. */
+  fileDeleteDelayMs: number;
 }
+
+export type CleanupPolicy = "delete" | "compact";
 
 /** 1 GiB, Kafka's log.segment.bytes default. */
 export const DEFAULT_SEGMENT_BYTES = 1024 * 1024 * 1024;
@@ -46,6 +64,14 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   flushMessages: NEVER,
   flushMs: NEVER,
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  cleanupPolicy: Object.freeze(["delete"]) as readonly CleanupPolicy[],
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  retentionBytes: -1,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: NEVER,
+  fileDeleteDelayMs: 60_000,
 });
 
 /** Fills the defaults in and rejects values Kafka's validators would reject. */
@@ -64,6 +90,16 @@ export function logConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   positive("flushMessages", 1);
   positive("flushMs", 0);
   positive("maxMessageBytes", 0);
+  positive("retentionMs", -1);
+  positive("retentionBytes", -1);
+  positive("deleteRetentionMs", 0);
+  positive("minCompactionLagMs", 0);
+  positive("maxCompactionLagMs", 1);
+  positive("fileDeleteDelayMs", 0);
+  if (!(config.minCleanableDirtyRatio >= 0 && config.minCleanableDirtyRatio <= 1))
+    throw new RangeError(`minCleanableDirtyRatio must be in [0, 1], got ${config.minCleanableDirtyRatio}`);
+  if (config.cleanupPolicy.length === 0 || config.cleanupPolicy.some((p) => p !== "delete" && p !== "compact"))
+    throw new RangeError(`cleanupPolicy must be delete and/or compact, got ${config.cleanupPolicy.join(",")}`);
   if (config.segmentBytes > 2 ** 31 - 1) throw new RangeError("segmentBytes must fit in an int32 file position");
   return config;
 }

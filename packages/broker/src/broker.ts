@@ -7,9 +7,9 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { type Logger, pino } from "pino";
 import type { BrokerConfig } from "./config/broker-config.js";
-import { ConfigError, LONG_MAX } from "./config/config-def.js";
+import { ConfigError } from "./config/config-def.js";
 import { DynamicBrokerConfigStore } from "./config/dynamic-broker-config-store.js";
-import { logConfigOverrides, TopicConfigStore } from "./config/topic-config.js";
+import { logConfigDefaultsFromBroker, logConfigOverrides, TopicConfigStore } from "./config/topic-config.js";
 import { GroupCoordinatorService } from "./coordinator/group/group-coordinator-service.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import type { BrokerContext } from "./handlers/handler.js";
@@ -47,20 +47,13 @@ const SHUTDOWN_DRAIN_TIMEOUT_MS = 10_000;
  */
 const DEFAULT_IN_FLIGHT_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
 
-/** Broker-level log.* configs, as the defaults of every partition log. */
+/**
+ * Broker-level log.* configs, as the defaults of every partition log: each topic config's broker
+ * synonym (log.retention.ms, else .minutes, else .hours ...), mapped as topic-config.ts maps a
+ * topic override.
+ */
 export function logConfigFromBroker(config: BrokerConfig): Partial<LogConfig> {
-  const rollMs = config.get("log.roll.ms");
-  const flushMessages = config.int("log.flush.interval.messages");
-  const flushMs = config.get("log.flush.interval.ms");
-  return {
-    segmentBytes: config.int("log.segment.bytes"),
-    segmentMs: typeof rollMs === "number" ? rollMs : config.int("log.roll.hours") * 3_600_000,
-    segmentIndexBytes: config.int("log.index.size.max.bytes"),
-    indexIntervalBytes: config.int("log.index.interval.bytes"),
-    flushMessages: flushMessages >= LONG_MAX ? Number.POSITIVE_INFINITY : flushMessages,
-    flushMs: typeof flushMs === "number" ? flushMs : Number.POSITIVE_INFINITY,
-    maxMessageBytes: config.int("message.max.bytes"),
-  };
+  return logConfigDefaultsFromBroker(config);
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
  * The broker configs Samsa honours today, with Kafka's names and defaults. An unknown key is an
- * error (a typo must not silently fall back to a default).
+ * error (a typo must not silently fall back to a default). `dynamic` marks exactly the configs
+ * Kafka's DynamicBrokerConfig can change without a restart (its reconfigurable sets: the first
+ * broker synonym of every topic config, the log cleaner's, the thread pools'); all of Samsa's are
+ * "cluster-wide" in Kafka's terms, so they may be set per broker and as the cluster default.
  */
 import { readFile } from "node:fs/promises";
 import { parseProperties } from "../util/java-properties.js";
-import { type ConfigDef, ConfigError, type ConfigValue, LONG_MAX, parseConfigValue } from "./config-def.js";
+import { type ConfigDef, ConfigError, type ConfigValue, DOUBLE_MAX, LONG_MAX, parseConfigValue } from "./config-def.js";
 
 const MiB = 1024 * 1024;
 
@@ -55,8 +58,21 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
     type: "int",
     default: 168,
     min: 1,
+    doc: "Age in hours at which a log segment rolls, when log.roll.ms is not set.",
+  },
+  {
+    name: "log.roll.jitter.ms",
+    type: "long",
+    default: null,
     dynamic: true,
-    doc: "Age in hours at which a log segment rolls.",
+    doc: "Largest random amount subtracted from a segment's roll deadline; overrides log.roll.jitter.hours.",
+  },
+  {
+    name: "log.roll.jitter.hours",
+    type: "int",
+    default: 0,
+    min: 0,
+    doc: "log.roll.jitter.ms in hours, when log.roll.jitter.ms is not set.",
   },
   {
     name: "log.index.size.max.bytes",
@@ -113,6 +129,166 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
     min: 0,
     dynamic: true,
     doc: "How far in the future a CreateTime timestamp may be.",
+  },
+  {
+    name: "log.cleanup.policy",
+    type: "list",
+    default: ["delete"],
+    oneOf: ["delete", "compact"],
+    dynamic: true,
+    doc: "What happens to old segments: delete (retention), compact (keep the last record per key), or both.",
+  },
+  {
+    name: "log.retention.ms",
+    type: "long",
+    default: null,
+    dynamic: true,
+    doc: "Delete a segment once its newest record is this old; overrides log.retention.minutes; negative keeps forever.",
+  },
+  {
+    name: "log.retention.minutes",
+    type: "int",
+    default: null,
+    doc: "log.retention.ms in minutes, when log.retention.ms is not set; overrides log.retention.hours.",
+  },
+  {
+    name: "log.retention.hours",
+    type: "int",
+    default: 168,
+    doc: "log.retention.ms in hours, when neither log.retention.ms nor log.retention.minutes is set.",
+  },
+  {
+    name: "log.retention.bytes",
+    type: "long",
+    default: -1,
+    dynamic: true,
+    doc: "Delete the oldest segments while a partition is larger than this; negative means no size limit.",
+  },
+  {
+    name: "log.retention.check.interval.ms",
+    type: "long",
+    default: 300_000,
+    min: 1,
+    doc: "How often logs are checked for segments to delete by retention.",
+  },
+  {
+    name: "log.segment.delete.delay.ms",
+    type: "long",
+    default: 60_000,
+    min: 0,
+    dynamic: true,
+    doc: "A deleted segment's files are renamed .deleted and removed this long afterwards.",
+  },
+  {
+    name: "log.cleaner.enable",
+    type: "boolean",
+    default: true,
+    doc: "Run the log cleaner, which compacts topics whose cleanup.policy includes compact.",
+  },
+  {
+    name: "log.cleaner.threads",
+    type: "int",
+    default: 1,
+    min: 0,
+    dynamic: true,
+    doc: "Logs cleaned at the same time; a runtime change may at most halve or double it.",
+  },
+  {
+    name: "log.cleaner.backoff.ms",
+    type: "long",
+    default: 15_000,
+    min: 0,
+    dynamic: true,
+    doc: "How long the cleaner waits when no log needs cleaning.",
+  },
+  {
+    name: "log.cleaner.dedupe.buffer.size",
+    type: "long",
+    default: 128 * MiB,
+    dynamic: true,
+    doc: "Memory for the key-to-offset map of all cleaner threads (at least 1 MiB per thread).",
+  },
+  {
+    name: "log.cleaner.io.buffer.load.factor",
+    type: "double",
+    default: 0.9,
+    dynamic: true,
+    doc: "How full the dedupe buffer may get before a cleaning pass stops (Kafka's name, not io related).",
+  },
+  {
+    name: "log.cleaner.io.buffer.size",
+    type: "int",
+    default: 512 * 1024,
+    min: 0,
+    dynamic: true,
+    doc: "Memory for the read and write buffers of all cleaner threads.",
+  },
+  {
+    name: "log.cleaner.io.max.bytes.per.second",
+    type: "double",
+    default: DOUBLE_MAX,
+    dynamic: true,
+    doc: "Throttle on the cleaner's combined read and write rate (default: unthrottled).",
+  },
+  {
+    name: "log.cleaner.delete.retention.ms",
+    type: "long",
+    default: 86_400_000,
+    min: 0,
+    dynamic: true,
+    doc: "How long a tombstone stays in a compacted log after the cleaner first sees it.",
+  },
+  {
+    name: "log.cleaner.min.cleanable.ratio",
+    type: "double",
+    default: 0.5,
+    min: 0,
+    max: 1,
+    dynamic: true,
+    doc: "Share of uncleaned bytes above which a compacted log is cleaned.",
+  },
+  {
+    name: "log.cleaner.min.compaction.lag.ms",
+    type: "long",
+    default: 0,
+    min: 0,
+    dynamic: true,
+    doc: "Records younger than this are never compacted.",
+  },
+  {
+    name: "log.cleaner.max.compaction.lag.ms",
+    type: "long",
+    default: LONG_MAX,
+    min: 1,
+    dynamic: true,
+    doc: "A record older than this makes its log cleanable whatever the dirty ratio.",
+  },
+  {
+    name: "compression.type",
+    type: "string",
+    default: "producer",
+    oneOf: ["producer"],
+    unsupportedValues: ["uncompressed", "zstd", "lz4", "snappy", "gzip"],
+    dynamic: true,
+    doc: "Batches are stored as the producer compressed them (producer); recompression is not supported.",
+  },
+  {
+    name: "min.insync.replicas",
+    type: "int",
+    default: 1,
+    min: 1,
+    dynamic: true,
+    noEffect:
+      "not enforced: acks=all completes once this broker has the write (Kafka would answer NOT_ENOUGH_REPLICAS for a value above the 1 replica a single node has)",
+    doc: "Replicas that must have a write before an acks=all produce succeeds.",
+  },
+  {
+    name: "unclean.leader.election.enable",
+    type: "boolean",
+    default: false,
+    dynamic: true,
+    noEffect: "a single node has no other replica to elect",
+    doc: "Allow an out-of-sync replica to become leader.",
   },
   {
     name: "num.recovery.threads.per.data.dir",
@@ -222,6 +398,28 @@ export function brokerConfigDef(name: string): ConfigDef | undefined {
 }
 
 /**
+ * Configs that one value may be given in several units, highest precedence first (Kafka's
+ * DynamicBrokerConfig.brokerConfigSynonyms): DescribeConfigs lists them as each other's synonyms.
+ */
+const SYNONYM_GROUPS: readonly (readonly string[])[] = [
+  ["log.roll.ms", "log.roll.hours"],
+  ["log.roll.jitter.ms", "log.roll.jitter.hours"],
+  ["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+];
+
+/** The broker configs that give `name`'s value, highest precedence first (`name` alone for most). */
+export function brokerConfigSynonyms(name: string): readonly string[] {
+  return SYNONYM_GROUPS.find((g) => g.includes(name)) ?? [name];
+}
+
+/** One DescribeConfigs synonym: a config name, its value in one layer, and that layer. */
+export interface ConfigSynonym {
+  name: string;
+  value: ConfigValue;
+  source: BrokerConfigSource;
+}
+
+/**
  * Where a broker config's value comes from, highest precedence first (Kafka's DescribeConfigs
  * sources): a dynamic config for this broker, a dynamic cluster-wide default, server.properties
  * or --set, Kafka's default.
@@ -244,7 +442,8 @@ export interface BrokerConfigEntry {
 /** The definition of a broker config that may change without a restart; ConfigError naming the key otherwise. */
 export function requireDynamicBrokerConfigDef(name: string): ConfigDef {
   const def = BY_NAME.get(name);
-  if (def === undefined) throw new ConfigError(name, `Unknown broker config "${name}".`);
+  if (def === undefined)
+    throw new ConfigError(name, `Unknown broker config "${name}" (not a Kafka config, or not supported by Samsa).`);
   if (def.dynamic !== true) {
     const dynamic = BROKER_CONFIG_DEFS.filter((d) => d.dynamic === true).map((d) => d.name);
     throw new ConfigError(
@@ -260,7 +459,11 @@ export function parseDynamicBrokerConfig(name: string, value: string | null): Co
   return parseConfigValue(requireDynamicBrokerConfigDef(name), value);
 }
 
+/** The smallest dedupe buffer per cleaner thread Kafka allows (KafkaConfig's validation). */
+const MIN_DEDUPE_BUFFER_PER_THREAD_BYTES = MiB;
+
 export class BrokerConfig {
+  private readonly listeners = new Set<(names: readonly string[]) => void>();
   /** Text of the dynamic overrides per scope, as AlterConfigs sent them (what is persisted). */
   private readonly dynamicText: Record<DynamicScope, Map<string, string>> = {
     "dynamic-broker": new Map(),
@@ -272,6 +475,18 @@ export class BrokerConfig {
   };
 
   private constructor(private readonly staticValues: Map<string, ConfigValue>) {}
+
+  /** Kafka's checks across configs, at start-up and for every dynamic update. */
+  private checkConsistency(): void {
+    const threads = this.int("log.cleaner.threads");
+    const dedupe = this.int("log.cleaner.dedupe.buffer.size");
+    if (threads > 0 && dedupe / threads <= MIN_DEDUPE_BUFFER_PER_THREAD_BYTES) {
+      throw new ConfigError(
+        "log.cleaner.dedupe.buffer.size",
+        `log.cleaner.dedupe.buffer.size must be more than 1 MiB per cleaner thread (log.cleaner.threads=${threads}), got ${dedupe}.`,
+      );
+    }
+  }
 
   /** Kafka's properties defaults, overridden by a properties file's text and then by --set pairs. */
   static from(fileText: string | null, overrides: readonly string[]): BrokerConfig {
@@ -287,7 +502,9 @@ export class BrokerConfig {
       if (eq <= 0) throw new ConfigError(pair, `--set expects key=value, not "${pair}".`);
       apply(pair.slice(0, eq).trim(), pair.slice(eq + 1));
     }
-    return new BrokerConfig(values);
+    const config = new BrokerConfig(values);
+    config.checkConsistency();
+    return config;
   }
 
   static async load(path: string | null, overrides: readonly string[]): Promise<BrokerConfig> {
@@ -321,6 +538,69 @@ export class BrokerConfig {
 
   string(name: string): string {
     return this.get(name) as string;
+  }
+
+  /**
+   * Every layer of `name` and of its unit synonyms (log.retention.ms/minutes/hours), as Kafka's
+   * DescribeConfigs lists them: by layer (dynamic broker, dynamic default, static, default), each
+   * layer in synonym precedence, starting at `name` itself (the higher-precedence synonyms set
+   * above it are dropped, as Kafka does).
+   */
+  synonyms(name: string): ConfigSynonym[] {
+    const names = brokerConfigSynonyms(name);
+    const out: ConfigSynonym[] = [];
+    for (const source of ["dynamic-broker", "dynamic-default", "static", "default"] as const) {
+      for (const n of names) {
+        const def = BY_NAME.get(n);
+        if (def === undefined) continue;
+        if (source === "default") {
+          if (def.default !== null) out.push({ name: n, value: def.default, source });
+        } else {
+          const layer = this.layers(def).find((l) => l.source === source);
+          if (layer !== undefined) out.push({ name: n, value: layer.value, source });
+        }
+      }
+    }
+    const first = out.findIndex((s) => s.name === name);
+    return first < 0 ? [] : out.slice(first);
+  }
+
+  /**
+   * Checks a dynamic update of `scope` without applying it: every key and value, Kafka's
+   * cross-config rules, and the cleaner's rule that a runtime change of log.cleaner.threads may at
+   * most halve or double it. Throws ConfigError naming the key.
+   */
+  checkDynamicUpdate(scope: DynamicScope, overrides: ReadonlyMap<string, string>): void {
+    const next = new BrokerConfig(this.staticValues);
+    for (const s of ["dynamic-broker", "dynamic-default"] as const) {
+      next.dynamic[s] = this.dynamic[s];
+      next.dynamicText[s] = this.dynamicText[s];
+    }
+    next.setDynamic(scope, overrides);
+    next.checkConsistency();
+    const current = this.int("log.cleaner.threads");
+    const threads = next.int("log.cleaner.threads");
+    if (threads !== current) {
+      const problem =
+        threads < 1
+          ? "at least 1"
+          : threads < Math.floor(current / 2)
+            ? `at least half the current value ${current}`
+            : threads > current * 2
+              ? `at most double the current value ${current}`
+              : null;
+      if (problem !== null)
+        throw new ConfigError(
+          "log.cleaner.threads",
+          `log.cleaner.threads must be ${problem} at runtime, got ${threads}.`,
+        );
+    }
+  }
+
+  /** Calls `listener` with the names whose dynamic value changed, after each dynamic update; returns an unsubscribe. */
+  onDynamicChange(listener: (names: readonly string[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private layers(def: ConfigDef): { source: BrokerConfigSource; value: ConfigValue }[] {
@@ -362,7 +642,12 @@ export class BrokerConfig {
   setDynamic(scope: DynamicScope, overrides: ReadonlyMap<string, string>): void {
     const parsed = new Map<string, ConfigValue>();
     for (const [k, v] of overrides) parsed.set(k, parseDynamicBrokerConfig(k, v));
+    const previous = this.dynamicText[scope];
     this.dynamic[scope] = parsed;
     this.dynamicText[scope] = new Map(overrides);
+    const changed = [...new Set([...previous.keys(), ...overrides.keys()])].filter(
+      (k) => previous.get(k) !== overrides.get(k),
+    );
+    if (changed.length > 0) for (const listener of this.listeners) listener(changed);
   }
 }

@@ -1,19 +1,44 @@
 /**
  * Topic-level configs Samsa honours today: Kafka's names, each with the broker config that
- * supplies its default (its synonym), so DescribeConfigs can say where a value comes from.
+ * supplies its default (its synonym, Kafka's ServerTopicConfigSynonyms), so DescribeConfigs can
+ * say where a value comes from, and the LogConfig field it sets. Every topic config can change at
+ * runtime, as in Kafka; TopicManager.alterConfigs re-applies them to the partition logs.
  */
 import path from "node:path";
-import type { LogConfig } from "../log/config.js";
+import type { CleanupPolicy, LogConfig } from "../log/config.js";
 import { readJsonFile, writeJsonFile } from "../util/json-file.js";
-import { type BrokerConfig, type BrokerConfigSource, brokerConfigDef } from "./broker-config.js";
-import { type ConfigDef, ConfigError, type ConfigValue, LONG_MAX, parseConfigValue } from "./config-def.js";
+import {
+  type BrokerConfig,
+  type BrokerConfigSource,
+  brokerConfigDef,
+  brokerConfigSynonyms,
+  type ConfigSynonym,
+} from "./broker-config.js";
+import {
+  type ConfigDef,
+  ConfigError,
+  type ConfigValue,
+  formatConfigValue,
+  LONG_MAX,
+  normalizeConfigText,
+  parseConfigValue,
+} from "./config-def.js";
 
 export interface TopicConfigDef extends ConfigDef {
-  /** The broker config whose value is this topic config's default. */
+  /** The broker config whose value is this topic config's default (the first of Kafka's synonyms). */
   brokerSynonym: string | null;
+  /**
+   * The broker synonyms in other units, used in order when brokerSynonym is unset, with the
+   * factor to milliseconds: segment.ms falls back to log.roll.hours × 3,600,000.
+   */
+  fallbackSynonyms?: readonly { name: string; toMs: number }[];
+  /** The LogConfig field this config sets in the partition logs (none: read by a handler, or no effect). */
+  logConfig?: keyof LogConfig;
 }
 
 const MiB = 1024 * 1024;
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
 
 export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
   {
@@ -22,6 +47,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     default: 1024 * MiB,
     min: 14,
     brokerSynonym: "log.segment.bytes",
+    logConfig: "segmentBytes",
     doc: "Size at which a segment rolls.",
   },
   {
@@ -30,7 +56,19 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     default: 604800000,
     min: 1,
     brokerSynonym: "log.roll.ms",
+    fallbackSynonyms: [{ name: "log.roll.hours", toMs: HOUR_MS }],
+    logConfig: "segmentMs",
     doc: "Age at which a segment rolls.",
+  },
+  {
+    name: "segment.jitter.ms",
+    type: "long",
+    default: 0,
+    min: 0,
+    brokerSynonym: "log.roll.jitter.ms",
+    fallbackSynonyms: [{ name: "log.roll.jitter.hours", toMs: HOUR_MS }],
+    logConfig: "segmentJitterMs",
+    doc: "Largest random amount by which a segment's roll deadline is brought forward.",
   },
   {
     name: "segment.index.bytes",
@@ -38,6 +76,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     default: 10 * MiB,
     min: 4,
     brokerSynonym: "log.index.size.max.bytes",
+    logConfig: "segmentIndexBytes",
     doc: "Size of each index file.",
   },
   {
@@ -46,6 +85,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     default: 4096,
     min: 0,
     brokerSynonym: "log.index.interval.bytes",
+    logConfig: "indexIntervalBytes",
     doc: "Bytes between offset index entries.",
   },
   {
@@ -54,6 +94,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     default: LONG_MAX,
     min: 1,
     brokerSynonym: "log.flush.interval.messages",
+    logConfig: "flushMessages",
     doc: "fsync after this many records.",
   },
   {
@@ -62,6 +103,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     default: LONG_MAX,
     min: 0,
     brokerSynonym: "log.flush.interval.ms",
+    logConfig: "flushMs",
     doc: "fsync when unflushed data is this old.",
   },
   {
@@ -70,6 +112,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     default: MiB + 12,
     min: 0,
     brokerSynonym: "message.max.bytes",
+    logConfig: "maxMessageBytes",
     doc: "Largest record batch accepted.",
   },
   {
@@ -96,6 +139,130 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     brokerSynonym: "log.message.timestamp.after.max.ms",
     doc: "How far ahead a CreateTime timestamp may be.",
   },
+  {
+    name: "cleanup.policy",
+    type: "list",
+    default: ["delete"],
+    oneOf: ["delete", "compact"],
+    brokerSynonym: "log.cleanup.policy",
+    logConfig: "cleanupPolicy",
+    doc: "delete (retention), compact (keep the last record per key), or both.",
+  },
+  {
+    name: "retention.ms",
+    type: "long",
+    default: 604800000,
+    min: -1,
+    brokerSynonym: "log.retention.ms",
+    fallbackSynonyms: [
+      { name: "log.retention.minutes", toMs: MINUTE_MS },
+      { name: "log.retention.hours", toMs: HOUR_MS },
+    ],
+    logConfig: "retentionMs",
+    doc: "Delete a segment once its newest record is this old; -1 keeps forever.",
+  },
+  {
+    name: "retention.bytes",
+    type: "long",
+    default: -1,
+    brokerSynonym: "log.retention.bytes",
+    logConfig: "retentionBytes",
+    doc: "Delete the oldest segments while a partition is larger than this; negative means no limit.",
+  },
+  {
+    name: "delete.retention.ms",
+    type: "long",
+    default: 86400000,
+    min: 0,
+    brokerSynonym: "log.cleaner.delete.retention.ms",
+    logConfig: "deleteRetentionMs",
+    doc: "How long a tombstone stays in a compacted log after the cleaner first sees it.",
+  },
+  {
+    name: "min.cleanable.dirty.ratio",
+    type: "double",
+    default: 0.5,
+    min: 0,
+    max: 1,
+    brokerSynonym: "log.cleaner.min.cleanable.ratio",
+    logConfig: "minCleanableDirtyRatio",
+    doc: "Share of uncleaned bytes above which a compacted log is cleaned.",
+  },
+  {
+    name: "min.compaction.lag.ms",
+    type: "long",
+    default: 0,
+    min: 0,
+    brokerSynonym: "log.cleaner.min.compaction.lag.ms",
+    logConfig: "minCompactionLagMs",
+    doc: "Records younger than this are never compacted.",
+  },
+  {
+    name: "max.compaction.lag.ms",
+    type: "long",
+    default: LONG_MAX,
+    min: 1,
+    brokerSynonym: "log.cleaner.max.compaction.lag.ms",
+    logConfig: "maxCompactionLagMs",
+    doc: "A record older than this makes the log cleanable whatever its dirty ratio.",
+  },
+  {
+    name: "file.delete.delay.ms",
+    type: "long",
+    default: 60000,
+    min: 0,
+    brokerSynonym: "log.segment.delete.delay.ms",
+    logConfig: "fileDeleteDelayMs",
+    doc: "A deleted segment's files are renamed .deleted and removed this long afterwards.",
+  },
+  {
+    name: "compression.type",
+    type: "string",
+    default: "producer",
+    oneOf: ["producer"],
+    unsupportedValues: ["uncompressed", "zstd", "lz4", "snappy", "gzip"],
+    brokerSynonym: "compression.type",
+    doc: "Batches are stored as the producer compressed them (producer); recompression is not supported.",
+  },
+  {
+    name: "min.insync.replicas",
+    type: "int",
+    default: 1,
+    min: 1,
+    brokerSynonym: "min.insync.replicas",
+    noEffect:
+      "not enforced: acks=all completes once this broker has the write (Kafka would answer NOT_ENOUGH_REPLICAS for a value above the 1 replica a single node has)",
+    doc: "Replicas that must have a write before an acks=all produce succeeds.",
+  },
+  {
+    name: "unclean.leader.election.enable",
+    type: "boolean",
+    default: false,
+    brokerSynonym: "unclean.leader.election.enable",
+    noEffect: "a single node has no other replica to elect",
+    doc: "Allow an out-of-sync replica to become leader.",
+  },
+];
+
+/**
+ * Kafka topic configs Samsa does not implement: named in the error, so a user knows the key is
+ * right but unsupported rather than misspelt.
+ */
+export const UNSUPPORTED_KAFKA_TOPIC_CONFIGS: readonly string[] = [
+  "compression.gzip.level",
+  "compression.lz4.level",
+  "compression.zstd.level",
+  "preallocate",
+  "message.format.version",
+  "message.timestamp.difference.max.ms",
+  "message.downconversion.enable",
+  "leader.replication.throttled.replicas",
+  "follower.replication.throttled.replicas",
+  "remote.storage.enable",
+  "local.retention.ms",
+  "local.retention.bytes",
+  "remote.log.copy.disable",
+  "remote.log.delete.on.disable",
 ];
 
 const BY_NAME = new Map(TOPIC_CONFIG_DEFS.map((d) => [d.name, d]));
@@ -108,6 +275,8 @@ export function topicConfigDef(name: string): TopicConfigDef | undefined {
 export function requireTopicConfigDef(name: string): TopicConfigDef {
   const def = BY_NAME.get(name);
   if (def === undefined) {
+    if (UNSUPPORTED_KAFKA_TOPIC_CONFIGS.includes(name))
+      throw new ConfigError(name, `Topic config ${name} is not supported by Samsa.`);
     throw new ConfigError(
       name,
       `Unknown topic config "${name}"; topic configs are: ${TOPIC_CONFIG_DEFS.map((d) => d.name).join(", ")}.`,
@@ -120,15 +289,46 @@ export function requireTopicConfigDef(name: string): TopicConfigDef {
 export function parseTopicConfig(name: string, value: string | null): ConfigValue {
   const def = requireTopicConfigDef(name);
   if (value === null) throw new ConfigError(name, `Topic config ${name} needs a value.`);
-  return parseConfigValue(def, value);
+  const parsed = parseConfigValue(def, value);
+  // Kafka takes an empty cleanup.policy as "neither"; Samsa's logs need at least one policy.
+  if (Array.isArray(parsed) && def.name === "cleanup.policy" && parsed.length === 0)
+    throw new ConfigError(
+      name,
+      `cleanup.policy must be delete, compact or both; an empty list is not supported by Samsa.`,
+    );
+  return parsed;
 }
 
 /** Where a topic config's value comes from: the topic's override, a broker layer, or Kafka's default. */
 export type TopicConfigSource = "topic" | BrokerConfigSource;
 
+/** The broker's value for a topic config in topic units (its first synonym set in any layer, else a fallback in other units), or null. */
+function brokerValue(
+  def: TopicConfigDef,
+  broker: BrokerConfig,
+): { value: ConfigValue; source: BrokerConfigSource } | null {
+  if (def.brokerSynonym === null) return null;
+  const chain = [{ name: def.brokerSynonym, toMs: 1 }, ...(def.fallbackSynonyms ?? [])];
+  for (const { name, toMs } of chain) {
+    const bdef = brokerConfigDef(name);
+    if (bdef === undefined) continue;
+    const entry = broker.entry(bdef);
+    if (entry.value === null) continue;
+    let value = entry.value;
+    if (typeof value === "number") {
+      value = Math.min(value * toMs, LONG_MAX);
+      // Kafka's KafkaConfig.logRetentionTimeMillis: any negative broker retention means "forever".
+      if (def.name === "retention.ms" && value < 0) value = -1;
+    }
+    return { value, source: entry.source };
+  }
+  return null;
+}
+
 /**
  * The effective value of a topic config: its override, else the broker's synonym (dynamic for
- * this broker, dynamic cluster default, static), else the default.
+ * this broker, dynamic cluster default, static, Kafka's broker default — in other units where
+ * the first synonym is unset, e.g. log.retention.hours), else the topic default.
  */
 export function effectiveTopicConfig(
   def: TopicConfigDef,
@@ -136,18 +336,41 @@ export function effectiveTopicConfig(
   broker: BrokerConfig,
 ): { value: string; source: TopicConfigSource } {
   const own = overrides.get(def.name);
-  if (own !== undefined) return { value: own, source: "topic" };
-  const synonym = def.brokerSynonym === null ? undefined : brokerConfigDef(def.brokerSynonym);
-  if (synonym !== undefined) {
-    const b = broker.entry(synonym);
-    if (!b.isDefault && b.value !== null) return { value: String(b.value), source: b.source };
+  if (own !== undefined) return { value: normalizeConfigText(def, own), source: "topic" };
+  const b = brokerValue(def, broker);
+  if (b !== null) return { value: formatConfigValue(def, b.value) ?? "", source: b.source };
+  return { value: formatConfigValue(def, def.default) ?? "", source: "default" };
+}
+
+/**
+ * DescribeConfigs synonyms of a topic config, highest precedence first: the topic override, then
+ * the broker synonyms by layer (dynamic broker, dynamic default, static, default), each layer in
+ * synonym order (log.retention.ms, .minutes, .hours). Values are the broker configs' own.
+ */
+export function topicConfigSynonyms(
+  def: TopicConfigDef,
+  overrides: ReadonlyMap<string, string>,
+  broker: BrokerConfig,
+): { name: string; value: string | null; source: TopicConfigSource }[] {
+  const out: { name: string; value: string | null; source: TopicConfigSource }[] = [];
+  const own = overrides.get(def.name);
+  if (own !== undefined) out.push({ name: def.name, value: normalizeConfigText(def, own), source: "topic" });
+  if (def.brokerSynonym !== null) {
+    const names = new Set([def.brokerSynonym, ...brokerConfigSynonyms(def.brokerSynonym)]);
+    const all: ConfigSynonym[] = [];
+    for (const n of names)
+      if (brokerConfigDef(n) !== undefined) all.push(...broker.synonyms(n).filter((s) => s.name === n));
+    const order = ["dynamic-broker", "dynamic-default", "static", "default"];
+    const rank = [...names];
+    all.sort(
+      (x, y) => order.indexOf(x.source) - order.indexOf(y.source) || rank.indexOf(x.name) - rank.indexOf(y.name),
+    );
+    for (const s of all) {
+      const bdef = brokerConfigDef(s.name);
+      out.push({ name: s.name, value: bdef === undefined ? null : formatConfigValue(bdef, s.value), source: s.source });
+    }
   }
-  if (def.name === "segment.ms") {
-    // log.roll.ms is unset by default; the default comes from log.roll.hours.
-    const hours = broker.entry(brokerConfigDef("log.roll.hours")!);
-    return { value: String(broker.int("log.roll.hours") * 3_600_000), source: hours.source };
-  }
-  return { value: String(def.default), source: "default" };
+  return out;
 }
 
 /** A topic's effective config value by name (for handlers that apply topic configs, e.g. Produce). */
@@ -157,23 +380,41 @@ export function topicConfigValue(name: string, overrides: ReadonlyMap<string, st
   return effectiveTopicConfig(def, overrides, broker).value;
 }
 
+/** A parsed topic config value as its LogConfig field: Long.MAX_VALUE is "never" (Infinity); negative retention.bytes is -1. */
+function toLogConfigValue(def: TopicConfigDef, value: ConfigValue): LogConfig[keyof LogConfig] {
+  if (Array.isArray(value)) return Object.freeze([...value]) as readonly CleanupPolicy[];
+  const n = value as number;
+  if (n >= LONG_MAX) return Number.POSITIVE_INFINITY;
+  if (def.name === "retention.bytes" && n < 0) return -1;
+  return n;
+}
+
+function setLogConfig(out: Partial<LogConfig>, def: TopicConfigDef, value: ConfigValue): void {
+  if (def.logConfig === undefined || value === null) return;
+  (out as Record<keyof LogConfig, LogConfig[keyof LogConfig]>)[def.logConfig] = toLogConfigValue(def, value);
+}
+
 /** Topic overrides as LogConfig fields, for the partition logs of that topic. */
 export function logConfigOverrides(overrides: ReadonlyMap<string, string>): Partial<LogConfig> {
-  const num = (k: string) => {
-    const v = overrides.get(k);
-    return v === undefined ? undefined : Number(v);
-  };
   const out: Partial<LogConfig> = {};
-  const set = <K extends keyof LogConfig>(key: K, v: number | undefined) => {
-    if (v !== undefined) out[key] = (v >= LONG_MAX ? Number.POSITIVE_INFINITY : v) as LogConfig[K];
-  };
-  set("segmentBytes", num("segment.bytes"));
-  set("segmentMs", num("segment.ms"));
-  set("segmentIndexBytes", num("segment.index.bytes"));
-  set("indexIntervalBytes", num("index.interval.bytes"));
-  set("flushMessages", num("flush.messages"));
-  set("flushMs", num("flush.ms"));
-  set("maxMessageBytes", num("max.message.bytes"));
+  for (const [name, text] of overrides) {
+    const def = BY_NAME.get(name);
+    if (def === undefined) continue;
+    let value: ConfigValue;
+    try {
+      value = parseTopicConfig(name, text);
+    } catch {
+      continue; // stored before a bound tightened: the broker default applies, as for an unknown key
+    }
+    setLogConfig(out, def, value);
+  }
+  return out;
+}
+
+/** The broker's log.* configs as LogConfig fields: the defaults of every partition log. */
+export function logConfigDefaultsFromBroker(broker: BrokerConfig): Partial<LogConfig> {
+  const out: Partial<LogConfig> = {};
+  for (const def of TOPIC_CONFIG_DEFS) setLogConfig(out, def, brokerValue(def, broker)?.value ?? def.default);
   return out;
 }
 

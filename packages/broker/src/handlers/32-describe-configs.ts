@@ -4,7 +4,10 @@
  * Sources follow Kafka: a topic override is DYNAMIC_TOPIC_CONFIG; a broker value is
  * DYNAMIC_BROKER_CONFIG (AlterConfigs on "<node id>"), DYNAMIC_DEFAULT_BROKER_CONFIG (on ""),
  * STATIC_BROKER_CONFIG (server.properties / --set) or DEFAULT_CONFIG. The broker resource ""
- * describes only the cluster-wide dynamic defaults that are set, as Kafka does.
+ * describes only the cluster-wide dynamic defaults that are set, as Kafka does. Synonyms list
+ * every layer that sets the config or its broker synonyms, highest precedence first (see
+ * BrokerConfig.synonyms and topicConfigSynonyms); a broker config is read-only unless Kafka can
+ * change it at runtime.
  */
 import {
   DescribeConfigsApi,
@@ -13,10 +16,10 @@ import {
   type Encodable,
   ErrorCode,
 } from "@samsa/protocol";
-import type { BrokerConfigEntry } from "../config/broker-config.js";
-import type { ConfigType } from "../config/config-def.js";
+import type { BrokerConfig } from "../config/broker-config.js";
+import { type ConfigDef, type ConfigType, formatConfigValue } from "../config/config-def.js";
 import { CONFIG_SOURCE, configSourceCode } from "../config/config-source.js";
-import { effectiveTopicConfig, TOPIC_CONFIG_DEFS } from "../config/topic-config.js";
+import { effectiveTopicConfig, TOPIC_CONFIG_DEFS, topicConfigSynonyms } from "../config/topic-config.js";
 import { RESOURCE_BROKER, RESOURCE_TOPIC } from "./config-admin.js";
 import { defineHandler } from "./handler.js";
 
@@ -32,17 +35,21 @@ const CONFIG_TYPE: Record<ConfigType, number> = {
   password: 9,
 };
 
-function show(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  return Array.isArray(value) ? value.join(",") : String(value);
+/** A broker config's synonyms (itself in every layer that sets it, then its lower-precedence unit synonyms). */
+function brokerSynonyms(config: BrokerConfig, def: ConfigDef, clusterDefaults: boolean) {
+  return config
+    .synonyms(def.name)
+    .filter((s) => !clusterDefaults || s.source === "dynamic-default")
+    .map((s) => ({
+      name: s.name,
+      value: def.type === "password" ? null : formatConfigValue(def, s.value),
+      source: configSourceCode(s.source),
+    }));
 }
 
-/** A broker config's synonyms: every layer that sets it, highest precedence first, then its default. */
-function brokerSynonyms(e: BrokerConfigEntry): { name: string; value: string | null; source: number }[] {
-  const out = e.layers.map((l) => ({ name: e.def.name, value: show(l.value), source: configSourceCode(l.source) }));
-  if (e.def.default !== null)
-    out.push({ name: e.def.name, value: show(e.def.default), source: CONFIG_SOURCE.DEFAULT_CONFIG });
-  return out;
+/** The documentation of a config: its doc line, and why it does nothing on a single node when so. */
+function documentation(def: ConfigDef): string {
+  return def.noEffect === undefined ? def.doc : `${def.doc} Accepted for compatibility: ${def.noEffect}.`;
 }
 
 export const describeConfigsHandler = defineHandler({
@@ -55,7 +62,9 @@ export const describeConfigsHandler = defineHandler({
     // a true IsDefault in a version that lacks the field.
     const isDefaultField = ctx.header.apiVersion === 0;
     const results = request.resources.map((res) => {
-      const wanted = (name: string) => res.configurationKeys === null || res.configurationKeys.includes(name);
+      // Kafka treats an empty key list like null: every config.
+      const keys = res.configurationKeys;
+      const wanted = (name: string) => keys === null || keys.length === 0 || keys.includes(name);
       const base = { resourceType: res.resourceType, resourceName: res.resourceName };
       if (res.resourceType === RESOURCE_TOPIC) {
         const topic = broker.topics.get(res.resourceName);
@@ -71,13 +80,13 @@ export const describeConfigsHandler = defineHandler({
         const configs = TOPIC_CONFIG_DEFS.filter((d) => wanted(d.name)).map(
           (def): Encodable<DescribeConfigsResponseDescribeConfigsResourceResult> => {
             const { value, source } = effectiveTopicConfig(def, overrides, broker.config);
-            const synonyms = [];
-            if (request.includeSynonyms) {
-              if (source === "topic")
-                synonyms.push({ name: def.name, value, source: CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG });
-              const synonym = broker.config.entries().find((e) => e.def.name === def.brokerSynonym);
-              if (synonym !== undefined) synonyms.push(...brokerSynonyms(synonym));
-            }
+            const synonyms = request.includeSynonyms
+              ? topicConfigSynonyms(def, overrides, broker.config).map((s) => ({
+                  name: s.name,
+                  value: s.value,
+                  source: configSourceCode(s.source),
+                }))
+              : [];
             return {
               name: def.name,
               value,
@@ -87,7 +96,7 @@ export const describeConfigsHandler = defineHandler({
               isSensitive: false,
               synonyms,
               configType: CONFIG_TYPE[def.type],
-              documentation: request.includeDocumentation ? def.doc : null,
+              documentation: request.includeDocumentation ? documentation(def) : null,
             };
           },
         );
@@ -109,17 +118,21 @@ export const describeConfigsHandler = defineHandler({
           .filter((e) => wanted(e.def.name) && (!clusterDefaults || dynamicDefaults.has(e.def.name)))
           .map((e) => {
             const layer = clusterDefaults ? e.layers.find((l) => l.source === "dynamic-default") : undefined;
-            const source = layer?.source ?? e.source;
+            const synonyms = brokerSynonyms(broker.config, e.def, clusterDefaults);
+            // Kafka: the source is the first synonym's (so log.retention.hours is DEFAULT_CONFIG
+            // even when log.retention.ms, which wins, is set).
+            const configSource = synonyms[0]?.source ?? CONFIG_SOURCE.DEFAULT_CONFIG;
+            const sensitive = e.def.type === "password";
             return {
               name: e.def.name,
-              value: show(layer === undefined ? e.value : layer.value),
+              value: sensitive ? null : formatConfigValue(e.def, layer === undefined ? e.value : layer.value),
               readOnly: e.def.dynamic !== true,
-              isDefault: isDefaultField && source === "default",
-              configSource: configSourceCode(source),
-              isSensitive: e.def.type === "password",
-              synonyms: request.includeSynonyms ? brokerSynonyms(e) : [],
+              isDefault: isDefaultField && configSource === CONFIG_SOURCE.DEFAULT_CONFIG,
+              configSource,
+              isSensitive: sensitive,
+              synonyms: request.includeSynonyms ? synonyms : [],
               configType: CONFIG_TYPE[e.def.type],
-              documentation: request.includeDocumentation ? e.def.doc : null,
+              documentation: request.includeDocumentation ? documentation(e.def) : null,
             };
           });
         return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };

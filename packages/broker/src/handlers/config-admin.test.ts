@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { ErrorCode, encodeRecordBatch } from "@samsa/protocol";
 import { CONFIG_SOURCE } from "../config/config-source.js";
 import { DYNAMIC_BROKER_CONFIG_FILE } from "../config/dynamic-broker-config-store.js";
+import { createTopicsHandler } from "./19-create-topics.js";
 import { describeConfigsHandler } from "./32-describe-configs.js";
 import { alterConfigsHandler } from "./33-alter-configs.js";
 import { describeLogDirsHandler } from "./35-describe-log-dirs.js";
@@ -92,7 +93,7 @@ test("validateOnly checks everything and changes nothing; bad keys and values na
   assert.equal(bad.errorCode, ErrorCode.INVALID_CONFIG);
   assert.match(bad.errorMessage!, /message.timestamp.type must be one of CreateTime, LogAppendTime/);
   const small = await alter(RESOURCE_TOPIC, "t", [["segment.bytes", "3"]]);
-  assert.match(small.errorMessage!, /segment.bytes must be at least 14/);
+  assert.match(small.errorMessage!, /^segment.bytes must be an int >= 14, got 3\.$/);
   assert.equal((await alter(RESOURCE_TOPIC, "nope", [])).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   assert.equal((await alter(RESOURCE_TOPIC, "t", [["segment.bytes", null]])).errorCode, ErrorCode.INVALID_REQUEST);
   assert.equal((await describe(RESOURCE_TOPIC, "t")).get("segment.bytes")?.value, "1048576", "nothing changed");
@@ -205,4 +206,219 @@ test("DescribeLogDirs: the data dir, partition sizes from the segments, disk spa
     one.results[0].topics.map((t) => [t.name, t.partitions.length]),
     [["t", 1]],
   );
+});
+
+interface DescribedConfig {
+  name: string;
+  value: string | null;
+  readOnly: boolean;
+  configSource: number;
+  isSensitive: boolean;
+  configType: number;
+  documentation: string | null;
+  synonyms: { name: string; value: string | null; source: number }[];
+}
+
+async function describeFull(type: number, name: string, keys: string[] | null, version = 4) {
+  const r = (await b.call(describeConfigsHandler, version, {
+    resources: [{ resourceType: type, resourceName: name, configurationKeys: keys }],
+    includeSynonyms: true,
+    includeDocumentation: true,
+  })) as { results: { errorCode: number; configs: DescribedConfig[] }[] };
+  return new Map(r.results[0].configs.map((c) => [c.name, c]));
+}
+
+async function createTopic(name: string, configs: [string, string][], validateOnly = false) {
+  const r = (await b.call(createTopicsHandler, 7, {
+    topics: [
+      {
+        name,
+        numPartitions: 1,
+        replicationFactor: 1,
+        assignments: [],
+        configs: configs.map(([n, value]) => ({ name: n, value })),
+      },
+    ],
+    timeoutMs: 1000,
+    validateOnly,
+  })) as {
+    topics: { errorCode: number; errorMessage: string | null; configs: { name: string; value: string }[] | null }[];
+  };
+  return r.topics[0];
+}
+
+const clog = () => b.broker.context.topics.partition("c", 0)!.log;
+
+test("CreateTopics takes the retention and cleaner configs and applies them to the new logs", async () => {
+  const bad = await createTopic("c", [["retention.ms", "abc"]]);
+  assert.equal(bad.errorCode, ErrorCode.INVALID_CONFIG);
+  assert.equal(bad.errorMessage, "retention.ms must be a long >= -1, got abc.");
+  const unsupported = await createTopic("c", [["preallocate", "true"]]);
+  assert.equal(unsupported.errorCode, ErrorCode.INVALID_CONFIG);
+  assert.equal(unsupported.errorMessage, "Topic config preallocate is not supported by Samsa.");
+  const ok = await createTopic("c", [
+    ["cleanup.policy", "compact"],
+    ["retention.ms", "3600000"],
+    ["min.cleanable.dirty.ratio", "0.1"],
+    ["min.insync.replicas", "2"],
+  ]);
+  assert.equal(ok.errorCode, ErrorCode.NONE);
+  const returned = new Map(ok.configs!.map((c) => [c.name, c.value]));
+  assert.equal(returned.get("cleanup.policy"), "compact");
+  assert.equal(returned.get("retention.bytes"), "-1");
+  assert.equal(returned.get("max.compaction.lag.ms"), "9223372036854775807");
+  assert.deepEqual(clog().config.cleanupPolicy, ["compact"]);
+  assert.equal(clog().config.retentionMs, 3_600_000);
+  assert.equal(clog().config.minCleanableDirtyRatio, 0.1);
+});
+
+test("IncrementalAlterConfigs APPEND and SUBTRACT on cleanup.policy, starting from Kafka's default", async () => {
+  // No override yet on "t": APPEND starts from the topic default, delete.
+  assert.equal(
+    (await incremental(RESOURCE_TOPIC, "t", [["cleanup.policy", CONFIG_OP.APPEND, "compact"]])).errorCode,
+    0,
+  );
+  assert.equal((await describe(RESOURCE_TOPIC, "t")).get("cleanup.policy")?.value, "delete,compact");
+  assert.deepEqual(log().config.cleanupPolicy, ["delete", "compact"]);
+  assert.equal(
+    (await incremental(RESOURCE_TOPIC, "t", [["cleanup.policy", CONFIG_OP.APPEND, "compact"]])).errorCode,
+    0,
+  );
+  assert.equal((await describe(RESOURCE_TOPIC, "t")).get("cleanup.policy")?.value, "delete,compact", "no duplicates");
+  assert.equal(
+    (await incremental(RESOURCE_TOPIC, "t", [["cleanup.policy", CONFIG_OP.SUBTRACT, "delete"]])).errorCode,
+    0,
+  );
+  assert.deepEqual(log().config.cleanupPolicy, ["compact"]);
+  const empty = await incremental(RESOURCE_TOPIC, "t", [["cleanup.policy", CONFIG_OP.SUBTRACT, "compact"]]);
+  assert.equal(empty.errorCode, ErrorCode.INVALID_CONFIG);
+  assert.match(empty.errorMessage!, /cleanup.policy must be delete, compact or both; an empty list is not supported/);
+  const badItem = await incremental(RESOURCE_TOPIC, "t", [["cleanup.policy", CONFIG_OP.APPEND, "archive"]]);
+  assert.equal(
+    badItem.errorMessage,
+    "cleanup.policy must be a comma-separated list of delete, compact, got compact,archive.",
+  );
+  const notList = await incremental(RESOURCE_TOPIC, "t", [["retention.ms", CONFIG_OP.SUBTRACT, "1"]]);
+  assert.equal(notList.errorCode, ErrorCode.INVALID_CONFIG);
+  assert.deepEqual(log().config.cleanupPolicy, ["compact"], "failed requests changed nothing");
+  // Broker list configs too: the cluster default.
+  assert.equal(
+    (await incremental(RESOURCE_BROKER, "", [["log.cleanup.policy", CONFIG_OP.APPEND, "compact"]])).errorCode,
+    0,
+  );
+  assert.deepEqual(clog().config.cleanupPolicy, ["compact"], "a topic override wins over the broker default");
+  assert.equal((await describe(RESOURCE_BROKER, "")).get("log.cleanup.policy")?.value, "delete,compact");
+  assert.equal((await incremental(RESOURCE_BROKER, "", [["log.cleanup.policy", CONFIG_OP.DELETE, null]])).errorCode, 0);
+});
+
+test("dynamic retention and cleaner configs take effect on the running logs; their unit synonyms need a restart", async () => {
+  const hours = await incremental(RESOURCE_BROKER, "0", [["log.retention.hours", CONFIG_OP.SET, "1"]]);
+  assert.equal(hours.errorCode, ErrorCode.INVALID_CONFIG);
+  assert.match(hours.errorMessage!, /log.retention.hours cannot be updated dynamically/);
+  assert.equal(
+    (
+      await incremental(RESOURCE_BROKER, "0", [
+        ["log.retention.ms", CONFIG_OP.SET, "60000"],
+        ["log.retention.bytes", CONFIG_OP.SET, "1048576"],
+        ["log.segment.delete.delay.ms", CONFIG_OP.SET, "0"],
+        ["log.cleaner.min.compaction.lag.ms", CONFIG_OP.SET, "10"],
+      ])
+    ).errorCode,
+    ErrorCode.NONE,
+  );
+  assert.equal(log().config.retentionMs, 60_000);
+  assert.equal(log().config.retentionBytes, 1_048_576);
+  assert.equal(log().config.fileDeleteDelayMs, 0);
+  assert.equal(clog().config.minCompactionLagMs, 10);
+  assert.equal(clog().config.retentionMs, 3_600_000, "the topic override still wins");
+  const threads = await incremental(RESOURCE_BROKER, "0", [["log.cleaner.threads", CONFIG_OP.SET, "3"]]);
+  assert.equal(threads.errorCode, ErrorCode.INVALID_CONFIG);
+  assert.equal(
+    threads.errorMessage,
+    "log.cleaner.threads must be at most double the current value 1 at runtime, got 3.",
+  );
+  const ratio = await incremental(RESOURCE_BROKER, "", [["log.cleaner.min.cleanable.ratio", CONFIG_OP.SET, "2"]]);
+  assert.equal(ratio.errorMessage, "log.cleaner.min.cleanable.ratio must be a double in [0.0, 1.0], got 2.");
+});
+
+test("DescribeConfigs: sources, synonym chains, documentation, types and read-only flags", async () => {
+  const topic = await describeFull(RESOURCE_TOPIC, "c", []);
+  const retention = topic.get("retention.ms")!;
+  assert.equal(retention.value, "3600000");
+  assert.equal(retention.configSource, CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG);
+  assert.equal(retention.readOnly, false);
+  assert.equal(retention.configType, 5, "LONG");
+  assert.match(retention.documentation!, /-1 keeps forever/);
+  assert.deepEqual(
+    retention.synonyms.map((s) => [s.name, s.value, s.source]),
+    [
+      ["retention.ms", "3600000", CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG],
+      ["log.retention.ms", "60000", CONFIG_SOURCE.DYNAMIC_BROKER_CONFIG],
+      ["log.retention.hours", "168", CONFIG_SOURCE.DEFAULT_CONFIG],
+    ],
+  );
+  const bytes = topic.get("retention.bytes")!;
+  assert.equal(bytes.value, "1048576");
+  assert.equal(bytes.configSource, CONFIG_SOURCE.DYNAMIC_BROKER_CONFIG);
+  assert.equal(topic.get("cleanup.policy")?.configType, 7, "LIST");
+  assert.equal(topic.get("min.cleanable.dirty.ratio")?.configType, 6, "DOUBLE");
+  assert.match(topic.get("min.insync.replicas")!.documentation!, /Accepted for compatibility: not enforced/);
+  assert.equal(topic.get("max.compaction.lag.ms")?.value, "9223372036854775807");
+
+  const brokerConfigs = await describeFull(RESOURCE_BROKER, "0", [
+    "log.retention.ms",
+    "log.retention.hours",
+    "log.cleaner.enable",
+  ]);
+  assert.deepEqual([...brokerConfigs.keys()].sort(), ["log.cleaner.enable", "log.retention.hours", "log.retention.ms"]);
+  const ms = brokerConfigs.get("log.retention.ms")!;
+  assert.equal(ms.readOnly, false);
+  assert.equal(ms.configSource, CONFIG_SOURCE.DYNAMIC_BROKER_CONFIG);
+  assert.deepEqual(
+    ms.synonyms.map((s) => [s.name, s.source]),
+    [
+      ["log.retention.ms", CONFIG_SOURCE.DYNAMIC_BROKER_CONFIG],
+      ["log.retention.hours", CONFIG_SOURCE.DEFAULT_CONFIG],
+    ],
+  );
+  const hours = brokerConfigs.get("log.retention.hours")!;
+  assert.equal(hours.readOnly, true);
+  assert.equal(hours.configSource, CONFIG_SOURCE.DEFAULT_CONFIG);
+  assert.deepEqual(
+    hours.synonyms.map((s) => s.name),
+    ["log.retention.hours"],
+  );
+  assert.equal(brokerConfigs.get("log.cleaner.enable")?.readOnly, true);
+  assert.equal(brokerConfigs.get("log.cleaner.enable")?.configType, 1, "BOOLEAN");
+  assert.ok(brokerConfigs.get("log.cleaner.enable")?.documentation);
+
+  // The cluster-default resource shows only what is set there, with only that layer as synonym.
+  assert.equal((await alter(RESOURCE_BROKER, "", [["log.retention.bytes", "5000000"]])).errorCode, ErrorCode.NONE);
+  const defaults = await describeFull(RESOURCE_BROKER, "", null);
+  assert.deepEqual([...defaults.keys()], ["log.retention.bytes"]);
+  assert.deepEqual(
+    defaults.get("log.retention.bytes")!.synonyms.map((s) => [s.value, s.source]),
+    [["5000000", CONFIG_SOURCE.DYNAMIC_DEFAULT_BROKER_CONFIG]],
+  );
+  // v0-2 have no documentation or type.
+  const v2 = await describeFull(RESOURCE_TOPIC, "c", ["retention.ms"], 2);
+  assert.equal(v2.get("retention.ms")?.value, "3600000");
+});
+
+test("topic and broker configs persist across a restart and apply to the reopened logs", async () => {
+  b = await b.restart();
+  assert.deepEqual(clog().config.cleanupPolicy, ["compact"]);
+  assert.equal(clog().config.retentionMs, 3_600_000);
+  assert.equal(clog().config.retentionBytes, 1_048_576, "this broker's dynamic value wins over the cluster default");
+  assert.deepEqual(log().config.cleanupPolicy, ["compact"]);
+  assert.equal(log().config.retentionMs, 60_000);
+  assert.equal(log().config.minCompactionLagMs, 10);
+  const configs = await describeFull(RESOURCE_TOPIC, "c", ["min.insync.replicas", "cleanup.policy"]);
+  assert.equal(configs.get("min.insync.replicas")?.value, "2");
+  assert.equal(configs.get("cleanup.policy")?.configSource, CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG);
+  // Deleting the broker overrides brings back Kafka's defaults, live.
+  assert.equal((await alter(RESOURCE_BROKER, "0", [])).errorCode, ErrorCode.NONE);
+  assert.equal((await alter(RESOURCE_BROKER, "", [])).errorCode, ErrorCode.NONE);
+  assert.equal(log().config.retentionMs, 7 * 24 * 3_600_000);
+  assert.equal(log().config.retentionBytes, -1);
 });

@@ -6,7 +6,12 @@
  * - TOPIC (2): the topic's overrides (topic-configs.json), applied to its partition logs at once.
  * - BROKER (4), name "": the cluster-wide dynamic defaults (DYNAMIC_DEFAULT_BROKER_CONFIG);
  *   name "<node id>": this broker's dynamic configs (DYNAMIC_BROKER_CONFIG). Only configs Kafka
- *   can change without a restart (BROKER_CONFIG_DEFS' `dynamic`) are accepted.
+ *   can change without a restart (BROKER_CONFIG_DEFS' `dynamic`) are accepted, and Kafka's
+ *   cross-config rules are checked (BrokerConfig.checkDynamicUpdate) before anything changes.
+ *
+ * Either way the change is persisted before it is applied and takes effect without a restart:
+ * the partition logs are reconfigured (LogManager.reconfigure / setDefaultConfig), and handlers
+ * read the configs per request.
  */
 import { ErrorCode, KafkaError } from "@samsa/protocol";
 import { type DynamicScope, parseDynamicBrokerConfig, requireDynamicBrokerConfigDef } from "../config/broker-config.js";
@@ -67,6 +72,7 @@ export async function alterResourceConfigs(
       const scope = brokerScope(broker, resourceName);
       const next = compute(broker.config.dynamicOverrides(scope), requireDynamicBrokerConfigDef);
       for (const [k, v] of next) parseDynamicBrokerConfig(k, v);
+      broker.config.checkDynamicUpdate(scope, next);
       if (!validateOnly) await broker.alterBrokerConfigs(scope, next);
     } else {
       throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}.`);

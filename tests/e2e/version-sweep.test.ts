@@ -22,6 +22,7 @@ import {
   CreatePartitionsApi,
   CreateTopicsApi,
   DeleteGroupsApi,
+  DeleteRecordsApi,
   DeleteTopicsApi,
   DescribeClusterApi,
   DescribeConfigsApi,
@@ -191,6 +192,8 @@ function body(apiKey: number, version: number): Record<string, unknown> {
         timeoutMs: 5000,
         validateOnly: false,
       };
+    case DeleteRecordsApi.apiKey:
+      return { topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, offset: 0n }] }], timeoutMs: 5000 };
     case DeleteTopicsApi.apiKey:
       return { topicNames: [`${TOPIC}-doomed`], topics: [{ name: `${TOPIC}-doomed` }], timeoutMs: 5000 };
     case OffsetForLeaderEpochApi.apiKey:

@@ -148,7 +148,15 @@ export class Broker {
       logger: log,
       recoveryConcurrency: config.int("num.recovery.threads.per.data.dir"),
     });
-    logs.startScheduler();
+    logs.startScheduler({ retentionCheckIntervalMs: config.int("log.retention.check.interval.ms") });
+    if (config.bool("log.cleaner.enable") && config.int("log.cleaner.threads") > 0)
+      logs.startCleaner({
+        threads: config.int("log.cleaner.threads"),
+        backoffMs: config.int("log.cleaner.backoff.ms"),
+        dedupeBufferSize: config.int("log.cleaner.dedupe.buffer.size"),
+        ioBufferSize: config.int("log.cleaner.io.buffer.size"),
+        ioBufferLoadFactor: config.int("log.cleaner.io.buffer.load.factor"),
+      });
     const topics = new TopicManager(logs, topicConfigs, log);
     await topics.load();
     const groupCoordinator = await GroupCoordinatorService.start({ topics, config, log, nowMs });

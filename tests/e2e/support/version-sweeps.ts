@@ -167,6 +167,12 @@ export async function sweepKafkaJs(port: number, topicPrefix: string): Promise<S
       steps.push({ api: "AlterConfigs", version: v });
     }
     await sweepKafkaJsGroups(broker, pool, advertised, topic, steps);
+    for (const v of kafkaJsVersions("DeleteRecords")) {
+      pin(kafkaJsApiKeys.DeleteRecords, v);
+      // Offset 0: the log start offset does not move, the later steps still read from 0.
+      await broker.deleteRecords({ topics: [{ topic, partitions: [{ partition: 0, offset: "0" }] }] });
+      steps.push({ api: "DeleteRecords", version: v });
+    }
     for (const v of kafkaJsVersions("DeleteTopics")) {
       pin(kafkaJsApiKeys.DeleteTopics, v);
       await broker.deleteTopics({ topics: [`${topic}-ct${v}`], timeout: 5000 });
@@ -401,6 +407,7 @@ const PLATFORMATIC_API_KEYS: Record<string, number> = {
   apiVersions: 18,
   createTopics: 19,
   deleteTopics: 20,
+  deleteRecords: 21,
   offsetForLeaderEpoch: 23,
   describeConfigs: 32,
   alterConfigs: 33,
@@ -878,6 +885,16 @@ export async function sweepPlatformatic(port: number, topicPrefix: string): Prom
       steps.push({ api: "DescribeCluster", version: v });
     }
     await sweepPlatformaticGroups(call, callFailing, platformaticVersions, topic, steps);
+    for (const v of platformaticVersions("deleteRecords")) {
+      const response = await call(
+        "deleteRecords",
+        v,
+        [{ name: topic, partitions: [{ partitionIndex: 0, offset: 0n }] }],
+        5000,
+      );
+      assert.equal(response.topics[0].partitions[0].errorCode, 0, `DeleteRecords v${v}`);
+      steps.push({ api: "DeleteRecords", version: v });
+    }
     for (const v of platformaticVersions("deleteTopics")) {
       const response = await call("deleteTopics", v, [{ name: `${topic}-ct7`, topicId: null }], 5000);
       assert.equal(response.responses[0].errorCode, 0, `DeleteTopics v${v}`);

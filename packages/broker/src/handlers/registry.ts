@@ -18,6 +18,7 @@ import { listGroupsHandler } from "./16-list-groups.js";
 import { apiVersionsHandler } from "./18-api-versions.js";
 import { createTopicsHandler } from "./19-create-topics.js";
 import { deleteTopicsHandler } from "./20-delete-topics.js";
+import { deleteRecordsHandler } from "./21-delete-records.js";
 import { offsetForLeaderEpochHandler } from "./23-offset-for-leader-epoch.js";
 import { describeConfigsHandler } from "./32-describe-configs.js";
 import { alterConfigsHandler } from "./33-alter-configs.js";
@@ -46,6 +47,7 @@ export const HANDLERS: readonly AnyHandler[] = [
   apiVersionsHandler,
   createTopicsHandler,
   deleteTopicsHandler,
+  deleteRecordsHandler,
   offsetForLeaderEpochHandler,
   describeConfigsHandler,
   alterConfigsHandler,

@@ -13,6 +13,7 @@
 import fsp from "node:fs/promises";
 import type { Logger } from "pino";
 import { LeaderEpochCheckpointFile } from "./checkpoint-file.js";
+import { completeInterruptedSwaps } from "./cleaner/segment-swap.js";
 import type { Clock, LogConfig } from "./config.js";
 import { CorruptCheckpointError, CorruptIndexError } from "./errors.js";
 import {
@@ -22,7 +23,6 @@ import {
   LEADER_EPOCH_CHECKPOINT_FILE,
   LOG_FILE_SUFFIX,
   offsetFromFileName,
-  SWAP_FILE_SUFFIX,
   TIME_INDEX_FILE_SUFFIX,
   TMP_FILE_SUFFIX,
 } from "./file-names.js";
@@ -67,6 +67,8 @@ export async function loadLog(p: LoadLogParams): Promise<LoadedLog> {
     indexIntervalBytes: p.config.indexIntervalBytes,
     segmentIndexBytes: p.config.segmentIndexBytes,
   };
+  // A cleaner swap cut short by a crash is completed or discarded first (cleaner/segment-swap.ts).
+  await completeInterruptedSwaps(dir, logger);
   const names = await fsp.readdir(dir);
   const logOffsets: bigint[] = [];
   const indexFiles = new Set<string>();
@@ -74,11 +76,6 @@ export async function loadLog(p: LoadLogParams): Promise<LoadedLog> {
     if (name.endsWith(TMP_FILE_SUFFIX) || name.endsWith(CLEANED_FILE_SUFFIX) || name.endsWith(DELETED_FILE_SUFFIX)) {
       // Leftovers of an interrupted checkpoint write, cleaning or deletion: never live data.
       await fsp.rm(`${dir}/${name}`, { force: true });
-      continue;
-    }
-    if (name.endsWith(SWAP_FILE_SUFFIX)) {
-      // Hook: the cleaner will complete interrupted swaps here. Nothing writes .swap files yet.
-      logger.warn({ dir, file: name }, "ignoring a .swap file: segment swapping is not implemented");
       continue;
     }
     const logOffset = offsetFromFileName(name, LOG_FILE_SUFFIX);

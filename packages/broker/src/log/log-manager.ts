@@ -5,7 +5,8 @@
  *
  *   meta.properties                      which cluster and node the directory belongs to
  *   recovery-point-offset-checkpoint     per partition, the offset below which all is fsynced
- *   log-start-offset-checkpoint          per partition, the first readable offset
+ *   log-start-offset-checkpoint          per partition, the first readable offset (rewritten
+ *                                        after DeleteRecords and after a retention pass moves it)
  *   .kafka_cleanshutdown                 present only between a clean shutdown and the next start
  *
  * (Layouts: meta-properties.ts and checkpoint-file.ts. The marker holds Kafka's JSON
@@ -20,6 +21,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import pino, { type Logger } from "pino";
 import { OffsetCheckpointFile } from "./checkpoint-file.js";
+import { LogCleaner, type LogCleanerOptions } from "./cleaner/log-cleaner.js";
 import { type Clock, type LogConfig, SYSTEM_CLOCK } from "./config.js";
 import { CorruptCheckpointError } from "./errors.js";
 import {
@@ -41,6 +43,8 @@ export const DEFAULT_RECOVERY_CONCURRENCY = 8;
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
 /** How often flush.ms is checked (Kafka's log.flush.scheduler.interval.ms defaults to never; 1 s when flush.ms is set). */
 export const DEFAULT_FLUSH_CHECK_INTERVAL_MS = 1000;
+/** Kafka's log.retention.check.interval.ms: how often retention runs over every log. */
+export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 300_000;
 
 export interface LogManagerOptions {
   logDir: string;
@@ -67,6 +71,7 @@ export class LogManager {
   private readonly recoveryPoints: OffsetCheckpointFile;
   private readonly logStartOffsets: OffsetCheckpointFile;
   private timers: NodeJS.Timeout[] = [];
+  private cleaner: LogCleaner | null = null;
   private checkpointing: Promise<void> = Promise.resolve();
   /** Whether the previous run ended with a clean shutdown (the marker was present at startup). */
   hadCleanShutdown = false;
@@ -100,6 +105,7 @@ export class LogManager {
       fs: this.opts.fs ?? nodeFileSystem,
       onOffline: (log: Log, error: Error) =>
         this.logger.error({ partition: topicPartitionKey(log.topicPartition), err: error }, "partition offline"),
+      checkpointLogStartOffset: () => this.checkpointLogStartOffsets(),
     };
   }
 
@@ -260,16 +266,39 @@ export class LogManager {
     return run;
   }
 
+  /**
+   * The retention task (Kafka's cleanupLogs): one deleteOldSegments pass over every online log,
+   * one log at a time; a log that fails is logged and the pass goes on. When log start offsets
+   * moved, log-start-offset-checkpoint is rewritten at once. Returns the segments deleted.
+   */
+  async cleanupLogs(): Promise<number> {
+    const startedMs = this.time.nowMs();
+    let total = 0;
+    for (const log of this.allLogs()) {
+      if (log.isOffline) continue;
+      try {
+        total += await log.deleteOldSegments();
+      } catch (err) {
+        this.logger.error({ partition: topicPartitionKey(log.topicPartition), err }, "retention failed for a log");
+      }
+    }
+    if (total > 0) await this.checkpointLogStartOffsets();
+    this.logger.debug({ segments: total, ms: this.time.nowMs() - startedMs }, "log retention pass done");
+    return total;
+  }
+
   /** flush.ms: flushes every log whose last flush is older than its flush.ms. */
   async flushDirtyLogs(): Promise<void> {
     await Promise.all(this.allLogs().map((l) => l.flushIfDue().catch(() => false)));
   }
 
   /**
-   * Starts the background tasks: the flush.ms check and the periodic checkpoints (timers are
-   * unref'd: they never keep the process alive).
+   * Starts the background tasks: the flush.ms check, the periodic checkpoints and retention
+   * (timers are unref'd: they never keep the process alive; a task never overlaps itself).
    */
-  startScheduler(opts: { flushCheckIntervalMs?: number; checkpointIntervalMs?: number } = {}): void {
+  startScheduler(
+    opts: { flushCheckIntervalMs?: number; checkpointIntervalMs?: number; retentionCheckIntervalMs?: number } = {},
+  ): void {
     const every = (ms: number, task: () => Promise<void>) => {
       let running = false;
       const t = setInterval(() => {
@@ -286,6 +315,25 @@ export class LogManager {
     };
     every(opts.flushCheckIntervalMs ?? DEFAULT_FLUSH_CHECK_INTERVAL_MS, () => this.flushDirtyLogs());
     every(opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS, () => this.checkpointAll());
+    every(opts.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS, async () => {
+      await this.cleanupLogs();
+    });
+  }
+
+  /**
+   * Starts the log cleaner (compaction of the logs whose cleanup.policy includes compact) with
+   * the broker's log.cleaner.* settings; shutdown() stops it before the logs close.
+   */
+  startCleaner(opts: Omit<LogCleanerOptions, "logDir" | "logs" | "time" | "logger"> = {}): LogCleaner {
+    this.cleaner ??= new LogCleaner({
+      ...opts,
+      logDir: this.logDir,
+      logs: () => this.allLogs(),
+      time: this.time,
+      logger: this.logger,
+    });
+    this.cleaner.start();
+    return this.cleaner;
   }
 
   stopScheduler(): void {
@@ -300,6 +348,8 @@ export class LogManager {
    */
   async shutdown(): Promise<void> {
     this.stopScheduler();
+    // A pass in progress is aborted; its .cleaned files are deleted (or by the loader next time).
+    await this.cleaner?.shutdown();
     let clean = true;
     await forEachWithLimit(this.allLogs(), this.opts.recoveryConcurrency ?? DEFAULT_RECOVERY_CONCURRENCY, async (l) => {
       try {

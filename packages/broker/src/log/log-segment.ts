@@ -16,7 +16,7 @@ import fsp from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Clock } from "./config.js";
 import { CorruptIndexError } from "./errors.js";
-import { logFileName, offsetIndexFileName, timeIndexFileName } from "./file-names.js";
+import { DELETED_FILE_SUFFIX, logFileName, offsetIndexFileName, timeIndexFileName } from "./file-names.js";
 import { FileRecords } from "./file-records.js";
 import type { FileSystem } from "./file-system.js";
 import type { LeaderEpochFileCache } from "./leader-epoch-cache.js";
@@ -86,6 +86,8 @@ export class LogSegment {
   private indexesChecked: Promise<void> | null = null;
   /** The last batches appended, served to fetches at the log end without file I/O. */
   private readonly tail = new SegmentTail();
+  /** "" while the segment is part of its log; ".deleted" once its files were renamed for deletion. */
+  private fileSuffix = "";
 
   private constructor(
     private readonly ctx: SegmentContext,
@@ -491,9 +493,44 @@ export class LogSegment {
     await Promise.allSettled([this.offsetIndex.closeHandle(), this.timeIndex.closeHandle(), this.log.close()]);
   }
 
-  /** Deletes the segment's files (hook for retention and for recovery dropping segments after a corrupt one). */
+  /**
+   * The timestamp retention.ms is judged by (Kafka's largestTimestamp): the largest record
+   * timestamp, or the `.log` file's modification time when no batch carries one.
+   */
+  async largestTimestamp(): Promise<number> {
+    const max = await this.maxTimestampSoFar();
+    if (max.timestamp >= 0n) return Number(max.timestamp);
+    return (await fsp.stat(this.log.file + this.fileSuffix)).mtimeMs;
+  }
+
+  /** Whether the files were renamed `.deleted` (the segment left the log; its files go later). */
+  get isDeleted(): boolean {
+    return this.fileSuffix === DELETED_FILE_SUFFIX;
+  }
+
+  /**
+   * First step of an asynchronous delete (Kafka's changeFileSuffixes("", ".deleted")): the `.log`
+   * first, so that one rename takes the segment out of the directory; an index left behind by a
+   * crash is an orphan the loader removes. Open handles keep serving reads that raced the removal;
+   * an index not yet read is not read any more (its file is about to go).
+   */
+  async renameToDeleted(): Promise<void> {
+    if (this.isDeleted) return;
+    this.fileSuffix = DELETED_FILE_SUFFIX;
+    this.indexesChecked ??= Promise.reject(new Error(`segment ${this.log.file} was deleted`));
+    this.indexesChecked.catch(() => undefined);
+    for (const file of [this.log.file, this.offsetIndex.file, this.timeIndex.file]) {
+      await fsp.rename(file, file + DELETED_FILE_SUFFIX).catch((e: NodeJS.ErrnoException) => {
+        // An index that was never written (an empty segment's, or one to be rebuilt) has nothing to rename.
+        if (e.code !== "ENOENT" || file === this.log.file) throw e;
+      });
+    }
+  }
+
+  /** Deletes the segment's files, under their `.deleted` names once renamed (retention, recovery, truncation). */
   async deleteFiles(): Promise<void> {
     await this.closeHandlers();
-    for (const file of [this.log.file, this.offsetIndex.file, this.timeIndex.file]) await fsp.rm(file, { force: true });
+    for (const file of [this.log.file, this.offsetIndex.file, this.timeIndex.file])
+      await fsp.rm(file + this.fileSuffix, { force: true });
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The segments of one log, ordered by base offset (Kafka's LogSegments). Appends only ever add a
- * segment at the end, so a sorted array with binary search serves every lookup; removal from the
- * front (retention) and replacement in the middle (the cleaner) are hooks for later work.
+ * segment at the end, so a sorted array with binary search serves every lookup; retention removes
+ * from the front, and the cleaner replaces runs of segments in the middle (replace).
  */
 import type { LogSegment } from "./log-segment.js";
 
@@ -72,16 +72,43 @@ export class LogSegments {
     return this.segments.slice(start).filter((s) => to === undefined || s.baseOffset < to);
   }
 
+  // Removals build a new array instead of splicing: a reader iterating an earlier `all()` (a
+  // timestamp lookup, a flush) keeps a stable list while retention or truncation removes segments.
+
   /** Removes the segments at and after `baseOffset` from the list (the caller deletes their files). */
   removeFrom(baseOffset: bigint): LogSegment[] {
     const i = this.segments.findIndex((s) => s.baseOffset >= baseOffset);
     if (i < 0) return [];
-    return this.segments.splice(i);
+    const removed = this.segments.slice(i);
+    this.segments = this.segments.slice(0, i);
+    return removed;
   }
 
-  /** Removes one segment (hook for retention's deleteOldSegments). */
+  /** Removes one segment (retention's deleteOldSegments). */
   remove(baseOffset: bigint): LogSegment | undefined {
     const i = this.segments.findIndex((s) => s.baseOffset === baseOffset);
-    return i < 0 ? undefined : this.segments.splice(i, 1)[0];
+    if (i < 0) return undefined;
+    const removed = this.segments[i];
+    this.segments = [...this.segments.slice(0, i), ...this.segments.slice(i + 1)];
+    return removed;
+  }
+
+  /**
+   * Replaces `old` by `replacements` (the cleaner's swap; Kafka's replaceSegments), building a new
+   * array so that a reader iterating an earlier `all()` keeps its list.
+   */
+  replace(replacements: readonly LogSegment[], old: readonly LogSegment[]): void {
+    const gone = new Set(old);
+    const next = [...this.segments.filter((s) => !gone.has(s)), ...replacements];
+    next.sort((a, b) => (a.baseOffset < b.baseOffset ? -1 : a.baseOffset > b.baseOffset ? 1 : 0));
+    for (let i = 1; i < next.length; i++)
+      if (next[i - 1]!.baseOffset === next[i]!.baseOffset)
+        throw new Error(`two segments with base offset ${next[i]!.baseOffset} after a replacement`);
+    this.segments = next;
+  }
+
+  /** Whether `segment` is (still) one of the log's segments, not removed by retention or truncation. */
+  contains(segment: LogSegment): boolean {
+    return this.segments[this.floorIndex(segment.baseOffset)] === segment;
   }
 }

@@ -7,6 +7,8 @@
  * Per-record validation (compressed payloads, timestamps against message.timestamp.*, producer
  * sequences) belongs to the produce handler and the producer state, later.
  */
+import { CompressionType, compressionTypeOf, decompress, isControlBatch, RECORDS_OFFSET } from "@samsa/protocol";
+import { walkRecords } from "./cleaner/record-walk.js";
 import type { LogConfig } from "./config.js";
 import { CorruptRecordError, InvalidRecordError, MessageTooLargeError, RecordBatchTooLargeError } from "./errors.js";
 import { LOG_OVERHEAD, readBatchHeader, verifyBatchCrc } from "./records.js";
@@ -33,9 +35,11 @@ export interface ValidatedRecords {
  */
 export function validateRecords(
   records: Buffer,
-  config: Pick<LogConfig, "maxMessageBytes" | "segmentBytes">,
+  config: Pick<LogConfig, "maxMessageBytes" | "segmentBytes"> & Partial<Pick<LogConfig, "cleanupPolicy">>,
   assignOffsets: boolean,
+  topicPartition = "",
 ): ValidatedRecords {
+  const compacted = config.cleanupPolicy?.includes("compact") ?? false;
   if (records.length === 0) throw new InvalidRecordError("an append needs at least one record batch");
   if (records.length > config.segmentBytes)
     throw new RecordBatchTooLargeError(
@@ -64,6 +68,7 @@ export function validateRecords(
       throw new InvalidRecordError(
         `record batch at byte ${pos} has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}`,
       );
+    if (compacted && !isControlBatch(header.attributes)) checkKeys(records, pos, sizeInBytes, header, topicPartition);
     batches.push({
       position: pos,
       sizeInBytes,
@@ -77,4 +82,40 @@ export function validateRecords(
     pos += sizeInBytes;
   }
   return { batches, recordCount };
+}
+
+/**
+ * Kafka's LogValidator rule for compacted topics: every record needs a key, or the cleaner could
+ * not tell which record of a key is the latest. A compressed batch is decompressed for this check,
+ * on compacted topics only. The error is INVALID_RECORD with Kafka's message.
+ */
+function checkKeys(
+  records: Buffer,
+  pos: number,
+  sizeInBytes: number,
+  header: ReturnType<typeof readBatchHeader>,
+  topicPartition: string,
+): void {
+  const codec = compressionTypeOf(header.attributes);
+  let buf = records;
+  let start = pos + RECORDS_OFFSET;
+  let end = pos + sizeInBytes;
+  try {
+    if (codec !== CompressionType.None) {
+      buf = decompress(codec, records.subarray(start, end));
+      start = 0;
+      end = buf.length;
+    }
+    walkRecords(buf, start, end, header.recordCount, (r) => {
+      if (r.keyStart < 0)
+        throw new InvalidRecordError(
+          `Compacted topic cannot accept message without key in topic partition ${topicPartition}.`,
+        );
+    });
+  } catch (e) {
+    if (e instanceof InvalidRecordError) throw e;
+    throw new CorruptRecordError(`record batch at byte ${pos} has malformed records: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }

@@ -18,12 +18,19 @@
  * then on every operation answers KAFKA_STORAGE_ERROR (after a failed fsync the page cache can no
  * longer be trusted to match the disk), and only this partition is affected.
  *
- * Hooks for later work: `logStartOffset` moves with maybeIncrementLogStartOffset (DeleteRecords,
- * retention), segments are removable from the front (LogSegments.remove + deleteFiles), and
- * producer state snapshots / the transaction index hang off roll() and recovery.
+ * Retention (deleteOldSegments, Kafka's): segments wholly below the log start offset, past
+ * `retention.bytes` or older than `retention.ms` leave the segment map under the append lock, the
+ * log start offset moves to the first remaining segment, their files are renamed `.deleted` and
+ * removed `file.delete.delay.ms` later (a crash in between leaves `.deleted` files the loader
+ * removes). DeleteRecords moves the log start offset with maybeIncrementLogStartOffset; the next
+ * retention pass deletes the segments below it. Reads that raced a deletion either get the bytes
+ * (handles stay open until the files go) or read again, and then get OFFSET_OUT_OF_RANGE.
+ *
+ * Hooks for later work: producer state snapshots / the transaction index hang off roll() and recovery.
  */
 import fsp from "node:fs/promises";
 import pino, { type Logger } from "pino";
+import { renameCleanedToSwap, renameSwapToFinal } from "./cleaner/segment-swap.js";
 import { type Clock, type LogConfig, logConfig, SYSTEM_CLOCK } from "./config.js";
 import { KafkaStorageError, OffsetOutOfRangeError } from "./errors.js";
 import { type TopicPartition, topicPartitionKey } from "./file-names.js";
@@ -67,6 +74,18 @@ export interface LogOptions {
   onOffline?: (log: Log, error: Error) => void;
   /** Random source for segment.jitter.ms (tests pass a seeded one). */
   random?: () => number;
+  /**
+   * Persists the log start offset (the LogManager writes log-start-offset-checkpoint). Awaited by
+   * maybeIncrementLogStartOffset, so that DeleteRecords is answered only once the new start is
+   * on disk; segment deletion needs no checkpoint (the loader starts the log at its first segment).
+   */
+  checkpointLogStartOffset?: (log: Log) => Promise<void>;
+}
+
+/** Segments removed from the log whose files (renamed `.deleted`) are deleted at `dueMs` on the log's clock. */
+interface PendingFileDeletion {
+  dueMs: number;
+  segments: LogSegment[];
 }
 
 export class Log implements PartitionLog {
@@ -77,6 +96,7 @@ export class Log implements PartitionLog {
   private readonly logger: Logger;
   private readonly random: () => number;
   private readonly onOffline: ((log: Log, error: Error) => void) | undefined;
+  private readonly checkpointLogStartOffset: ((log: Log) => Promise<void>) | undefined;
 
   private segments: LogSegments;
   private segmentContext: SegmentContext | null;
@@ -94,6 +114,8 @@ export class Log implements PartitionLog {
   private dirNeedsSync = false;
   private offlineError: Error | null = null;
   private closed = false;
+  private pendingFileDeletions: PendingFileDeletion[] = [];
+  private fileDeletionTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     opts: LogOptions,
@@ -116,6 +138,7 @@ export class Log implements PartitionLog {
     });
     this.random = opts.random ?? Math.random;
     this.onOffline = opts.onOffline;
+    this.checkpointLogStartOffset = opts.checkpointLogStartOffset;
     this.segments = loaded.segments;
     this.segmentContext = loaded.segmentContext;
     this.leaderEpochCacheValue = loaded.leaderEpochCache;
@@ -268,7 +291,7 @@ export class Log implements PartitionLog {
 
   async append(records: Buffer, opts: AppendOptions = {}): Promise<LogAppendInfo> {
     this.checkOnline();
-    const validated = validateRecords(records, this.config, true);
+    const validated = validateRecords(records, this.config, true, topicPartitionKey(this.topicPartition));
     const info = await this.enqueue(() => this.appendLocked(records, validated.batches, validated.recordCount, opts));
     await this.maybeFlushAfterAppend(info.lastOffset + 1n);
     return info;
@@ -489,8 +512,9 @@ export class Log implements PartitionLog {
       }
     } catch (e) {
       if (this.closed || this.offlineError) this.checkOnline();
-      if (segment && !this.segments.all().includes(segment))
-        throw new KafkaStorageError(`segment ${segment.baseOffset} was removed during the read; retry`, { cause: e });
+      // Retention deleted the segment under this read: read again, which answers OFFSET_OUT_OF_RANGE
+      // if the offset is now below the log start offset. Each retry needs another deletion, so it ends.
+      if (segment && !this.segments.contains(segment)) return this.read(fetchOffset, opts);
       throw this.fail("read", e);
     }
     const active = this.segments.last()!;
@@ -507,16 +531,18 @@ export class Log implements PartitionLog {
     this.checkOnline();
     if (timestamp === EARLIEST_TIMESTAMP) return { timestamp: NO_TIMESTAMP, offset: this.logStartOffsetValue };
     if (timestamp === LATEST_TIMESTAMP) return { timestamp: NO_TIMESTAMP, offset: this.nextOffset };
+    // A snapshot: removals replace the list, so retention cannot shift it under this loop.
+    const segments = this.segments.all();
     try {
       if (timestamp === MAX_TIMESTAMP) {
         let best: TimestampOffset | null = null;
-        for (const s of this.segments.all()) {
+        for (const s of segments) {
           const m = await s.maxTimestampSoFar();
           if (m.timestamp >= 0n && (best === null || m.timestamp > best.timestamp)) best = m;
         }
         return best;
       }
-      for (const s of this.segments.all()) {
+      for (const s of segments) {
         if ((await s.maxTimestampSoFar()).timestamp < timestamp) continue;
         const found = await s.findOffsetByTimestamp(timestamp, this.logStartOffsetValue);
         if (found) return found;
@@ -524,6 +550,7 @@ export class Log implements PartitionLog {
       return null;
     } catch (e) {
       if (this.closed || this.offlineError) this.checkOnline();
+      if (segments.some((s) => !this.segments.contains(s))) return this.offsetForTimestamp(timestamp);
       throw this.fail("timestamp lookup", e);
     }
   }
@@ -571,19 +598,239 @@ export class Log implements PartitionLog {
     });
   }
 
-  /** Moves the log start offset forward (DeleteRecords, retention); segment deletion is a later step. */
-  async maybeIncrementLogStartOffset(offset: bigint): Promise<void> {
+  /**
+   * Moves the log start offset forward (DeleteRecords; Kafka's maybeIncrementLogStartOffset) and
+   * persists it through `checkpointLogStartOffset`. The segments wholly below it are deleted by
+   * the next retention pass. Returns whether it moved; OffsetOutOfRangeError past the log end.
+   */
+  async maybeIncrementLogStartOffset(offset: bigint): Promise<boolean> {
     this.checkOnline();
-    if (offset <= this.logStartOffsetValue) return;
-    if (offset > this.nextOffset)
-      throw new OffsetOutOfRangeError(`cannot move the log start offset past the log end offset ${this.nextOffset}`);
+    // Under the append lock: the epoch cache is written by appends too.
+    const moved = await this.enqueue(async () => {
+      this.checkOnline();
+      if (offset > this.nextOffset)
+        throw new OffsetOutOfRangeError(
+          `cannot move the log start offset of ${topicPartitionKey(this.topicPartition)} to ${offset}, past the high watermark ${this.nextOffset}`,
+        );
+      return this.incrementLogStartOffsetLocked(offset, "client record deletion");
+    });
+    // Also when it did not move: a retry after a failed checkpoint write must persist it.
+    await this.checkpointLogStartOffset?.(this);
+    return moved;
+  }
+
+  private async incrementLogStartOffsetLocked(offset: bigint, reason: string): Promise<boolean> {
+    if (offset <= this.logStartOffsetValue) return false;
     this.logStartOffsetValue = offset;
+    this.logger.info({ logStartOffset: offset.toString(), reason }, "incremented log start offset");
     this.leaderEpochCacheValue!.truncateFromStart(offset);
     try {
       await this.leaderEpochCacheValue!.flush();
     } catch (e) {
       throw this.fail("writing leader-epoch-checkpoint", e);
     }
+    return true;
+  }
+
+  // ---- retention ----
+
+  /**
+   * One retention pass (Kafka's deleteOldSegments): segments wholly below the log start offset
+   * always; with cleanup.policy=delete also the oldest segments while the log exceeds
+   * retention.bytes by at least their size, and the oldest segments whose largest timestamp is
+   * more than retention.ms old. Returns how many segments were deleted.
+   */
+  deleteOldSegments(): Promise<number> {
+    if (this.offlineError || this.closed) return Promise.resolve(0);
+    return this.enqueue(async () => {
+      if (this.offlineError || this.closed) return 0;
+      let deleted = await this.deleteLogStartOffsetBreachedSegments();
+      if (this.config.cleanupPolicy.includes("delete"))
+        deleted +=
+          (await this.deleteRetentionSizeBreachedSegments()) + (await this.deleteRetentionMsBreachedSegments());
+      return deleted;
+    });
+  }
+
+  private deleteLogStartOffsetBreachedSegments(): Promise<number> {
+    return this.deleteOldestSegmentsWhile("log start offset breach", (_segment, next) =>
+      next !== undefined ? next.baseOffset <= this.logStartOffsetValue : false,
+    );
+  }
+
+  private deleteRetentionSizeBreachedSegments(): Promise<number> {
+    const retentionBytes = this.config.retentionBytes;
+    const size = this.size;
+    if (retentionBytes < 0 || size < retentionBytes) return Promise.resolve(0);
+    let excess = size - retentionBytes;
+    return this.deleteOldestSegmentsWhile("retention size breach", (segment) => {
+      if (excess - segment.size < 0) return false;
+      excess -= segment.size;
+      return true;
+    });
+  }
+
+  private deleteRetentionMsBreachedSegments(): Promise<number> {
+    const retentionMs = this.config.retentionMs;
+    if (retentionMs < 0) return Promise.resolve(0);
+    const startMs = this.time.nowMs();
+    return this.deleteOldestSegmentsWhile(
+      "retention time breach",
+      async (segment) => startMs - (await segment.largestTimestamp()) > retentionMs,
+    );
+  }
+
+  /**
+   * Deletes segments from the oldest while `predicate` holds (Kafka's deletableSegments): never a
+   * segment holding offsets at or past the high watermark (on one node, the log end offset), never
+   * an empty active segment. The append lock is held.
+   */
+  private async deleteOldestSegmentsWhile(
+    reason: string,
+    predicate: (segment: LogSegment, next: LogSegment | undefined) => boolean | Promise<boolean>,
+  ): Promise<number> {
+    const segments = this.segments.all();
+    const highWatermark = this.nextOffset;
+    const deletable: LogSegment[] = [];
+    let deletableBytes = 0;
+    try {
+      for (let i = 0; i < segments.length; i++) {
+        const segment = segments[i]!;
+        const next = segments[i + 1];
+        if (next === undefined && segment.size === 0) break;
+        const upperBoundOffset = next?.baseOffset ?? this.nextOffset;
+        if (highWatermark < upperBoundOffset || !(await predicate(segment, next))) break;
+        deletable.push(segment);
+        deletableBytes += segment.size;
+      }
+    } catch (e) {
+      throw this.fail("checking retention", e);
+    }
+    if (deletable.length === 0) return 0;
+    // A log always has a segment: when every one goes, the active one is rolled first (Kafka does
+    // the same), so that expired data in the active segment is deleted too.
+    if (deletable.length === this.segments.size && (await this.rollLocked()) === deletable[deletable.length - 1]) {
+      deletable.pop(); // the active segment was empty after all: it stays
+      if (deletable.length === 0) return 0;
+    }
+    const last = deletable[deletable.length - 1]!;
+    const newLogStartOffset = this.segments.higherSegment(last.baseOffset)!.baseOffset;
+    await this.incrementLogStartOffsetLocked(newLogStartOffset, reason);
+    for (const segment of deletable) this.segments.remove(segment.baseOffset);
+    try {
+      for (const segment of deletable) await segment.renameToDeleted();
+    } catch (e) {
+      throw this.fail("renaming deleted segments", e);
+    }
+    this.logger.info(
+      {
+        reason,
+        segments: deletable.map((s) => s.baseOffset.toString()),
+        bytes: deletableBytes,
+        logStartOffset: this.logStartOffsetValue.toString(),
+      },
+      "deleting segments",
+    );
+    this.pendingFileDeletions.push({ dueMs: this.time.nowMs() + this.config.fileDeleteDelayMs, segments: deletable });
+    this.armFileDeletionTimer();
+    return deletable.length;
+  }
+
+  /**
+   * Deletes the `.deleted` files whose file.delete.delay.ms has passed on the log's clock (a timer
+   * calls it; tests on an injected clock call it after advancing). Returns how many segments went.
+   */
+  async deleteExpiredFiles(): Promise<number> {
+    const nowMs = this.time.nowMs();
+    const due = this.pendingFileDeletions.filter((p) => p.dueMs <= nowMs);
+    if (due.length === 0 || this.closed) return 0;
+    this.pendingFileDeletions = this.pendingFileDeletions.filter((p) => p.dueMs > nowMs);
+    // A flush that started before the deletion may still be fsyncing these segments' handles.
+    await this.flushing?.catch(() => undefined);
+    let deleted = 0;
+    for (const p of due) {
+      for (const segment of p.segments) {
+        try {
+          await segment.deleteFiles();
+          deleted++;
+        } catch (err) {
+          // No longer part of the log: a file left behind is removed by the loader at the next start.
+          this.logger.warn({ err, segment: segment.baseOffset.toString() }, "cannot delete a deleted segment's files");
+        }
+      }
+    }
+    this.armFileDeletionTimer();
+    return deleted;
+  }
+
+  private armFileDeletionTimer(): void {
+    if (this.fileDeletionTimer !== null || this.pendingFileDeletions.length === 0 || this.closed) return;
+    const dueMs = Math.min(...this.pendingFileDeletions.map((p) => p.dueMs));
+    this.fileDeletionTimer = setTimeout(
+      () => {
+        this.fileDeletionTimer = null;
+        this.deleteExpiredFiles()
+          .catch((err) => this.logger.warn({ err }, "deleting segment files failed"))
+          .finally(() => this.armFileDeletionTimer());
+      },
+      Math.max(0, dueMs - this.time.nowMs()),
+    );
+    this.fileDeletionTimer.unref();
+  }
+
+  /**
+   * Stops the file deletion timer and closes the handles of deleted segments; their `.deleted`
+   * files stay for the loader to remove (Kafka drops pending delete tasks at shutdown too).
+   */
+  private async dropPendingFileDeletions(): Promise<void> {
+    if (this.fileDeletionTimer !== null) clearTimeout(this.fileDeletionTimer);
+    this.fileDeletionTimer = null;
+    const pending = this.pendingFileDeletions.flatMap((p) => p.segments);
+    this.pendingFileDeletions = [];
+    await Promise.allSettled(pending.map((s) => s.closeHandlers()));
+  }
+
+  // ---- the cleaner's segment swap ----
+
+  /**
+   * Swaps cleaned segments in for the segments they replace (Kafka's replaceSegments; the file
+   * scheme and its crash recovery: cleaner/segment-swap.ts). Each group's `.cleaned` files, named
+   * by the base offset of the first segment it replaces, were written and fsynced by the cleaner.
+   * Under the append lock: if any replaced segment left the log or became active meanwhile
+   * (retention, truncation), nothing happens and false is returned (the caller deletes the
+   * `.cleaned` files). Reads in flight on a replaced segment keep its open handles and in-memory
+   * indexes until its `.deleted` files go, file.delete.delay.ms later.
+   */
+  replaceSegments(
+    groups: readonly { baseOffset: bigint; replaces: readonly LogSegment[] }[],
+    opts: { onStep?: () => void } = {},
+  ): Promise<boolean> {
+    this.checkOnline();
+    return this.enqueue(async () => {
+      this.checkOnline();
+      const old = groups.flatMap((g) => g.replaces);
+      if (old.some((s) => !this.segments.contains(s) || s.isActive || s.isDeleted)) return false;
+      const bases = groups.map((g) => g.baseOffset);
+      let replacements: LogSegment[];
+      try {
+        // Their lazily loaded indexes must be read now: the index files are about to be renamed.
+        for (const s of old) await s.ensureIndexes();
+        await renameCleanedToSwap(this.dir, bases, opts.onStep);
+        for (const s of old) {
+          await s.renameToDeleted();
+          opts.onStep?.();
+        }
+        await renameSwapToFinal(this.dir, bases, opts.onStep);
+        replacements = [];
+        for (const base of bases) replacements.push(await LogSegment.open(this.segmentContext!, base));
+      } catch (e) {
+        throw this.fail("swapping in cleaned segments", e);
+      }
+      this.segments.replace(replacements, old);
+      this.pendingFileDeletions.push({ dueMs: this.time.nowMs() + this.config.fileDeleteDelayMs, segments: old });
+      this.armFileDeletionTimer();
+      return true;
+    });
   }
 
   // ---- close ----
@@ -596,6 +843,7 @@ export class Log implements PartitionLog {
     if (this.closed) return;
     await this.appendChain;
     await this.flushing?.catch(() => undefined);
+    await this.dropPendingFileDeletions();
     if (this.offlineError) {
       this.closed = true;
       await Promise.allSettled(this.segments.all().map((s) => s.closeHandlers()));
@@ -620,6 +868,7 @@ export class Log implements PartitionLog {
   async delete(): Promise<void> {
     this.closed = true;
     await this.appendChain;
+    await this.dropPendingFileDeletions();
     await Promise.allSettled(this.segments.all().map((s) => s.closeHandlers()));
     await fsp.rm(this.dir, { recursive: true, force: true });
   }

@@ -162,7 +162,11 @@ export class GroupCoordinatorService {
     const existing = this.topics.get(CONSUMER_OFFSETS_TOPIC);
     if (existing !== undefined) return existing;
     const partitions = this.config.int("offsets.topic.num.partitions");
-    const configs = new Map([["segment.bytes", String(this.config.int("offsets.topic.segment.bytes"))]]);
+    // Compacted, as Kafka creates it: the cleaner keeps each group's and partition's latest record.
+    const configs = new Map([
+      ["cleanup.policy", "compact"],
+      ["segment.bytes", String(this.config.int("offsets.topic.segment.bytes"))],
+    ]);
     try {
       return await this.topics.create(CONSUMER_OFFSETS_TOPIC, partitions, configs);
     } catch (e) {

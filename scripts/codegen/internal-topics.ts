@@ -3,10 +3,13 @@
  * the same generator as the protocol messages.
  *
  * Derived from Apache Kafka's group-coordinator definitions
- * (group-coordinator/src/main/resources/common/message/{OffsetCommit,GroupMetadata}{Key,Value}.json,
- * Apache-2.0), which are not among the client protocol files in ../shared/kafka-protocol. Names,
- * types, version ranges, defaults and nullability must stay exactly Kafka's: tools such as Burrow
- * and kafka-console-consumer's offsets formatter read `__consumer_offsets` directly.
+ * (group-coordinator/src/main/resources/common/message/{OffsetCommit,GroupMetadata}{Key,Value}.json)
+ * and transaction-coordinator definitions
+ * (transaction-coordinator/src/main/resources/common/message/TransactionLog{Key,Value}.json),
+ * Apache-2.0, which are not among the client protocol files in ../shared/kafka-protocol. Names,
+ * types, version ranges, tags, defaults and nullability must stay exactly Kafka's: tools such as
+ * Burrow, kafka-console-consumer's formatters and kafka-dump-log read these topics directly, and a
+ * Kafka broker taking over the log must load them.
  *
  * Record layout: key = int16 key version + key struct, value = int16 value version + value struct
  * (a null value is a tombstone). The key version doubles as the record type: 0 and 1 are offset
@@ -143,10 +146,98 @@ const GroupMetadataValue: SpecMessage = {
   ],
 };
 
+/**
+ * The key of `__transaction_state`: int16 key version (0, the only one) + the transactional id.
+ * Kafka never made it flexible, so the bytes are a plain int16-length string.
+ */
+const TransactionLogKey: SpecMessage = {
+  type: "data",
+  name: "TransactionLogKey",
+  validVersions: "0",
+  flexibleVersions: "none",
+  fields: [{ name: "TransactionalId", type: "string", versions: "0", about: "The transactional id." }],
+};
+
+/**
+ * The value of `__transaction_state`. Version 0 is what a broker writes while the cluster's
+ * `transaction.version` feature is 0; version 1 (flexible, KIP-890) adds tagged fields only, so
+ * older readers of v1 skip what they do not know (KIP-915). Kafka's JSON leaves `versions` out of
+ * the tagged fields (its generator then takes `taggedVersions`); ours needs it spelled out.
+ */
+const TransactionLogValue: SpecMessage = {
+  type: "data",
+  name: "TransactionLogValue",
+  validVersions: "0-1",
+  flexibleVersions: "1+",
+  fields: [
+    { name: "ProducerId", type: "int64", versions: "0+", about: "The producer id the transactional id uses." },
+    {
+      name: "PreviousProducerId",
+      type: "int64",
+      versions: "1+",
+      taggedVersions: "1+",
+      tag: 0,
+      default: -1,
+      about: "The producer id of the last committed transaction, or -1.",
+    },
+    {
+      name: "NextProducerId",
+      type: "int64",
+      versions: "1+",
+      taggedVersions: "1+",
+      tag: 1,
+      default: -1,
+      about: "The producer id handed to the producer after an epoch overflow (transactions v2), or -1.",
+    },
+    { name: "ProducerEpoch", type: "int16", versions: "0+", about: "The epoch of the producer id." },
+    { name: "TransactionTimeoutMs", type: "int32", versions: "0+", about: "The transaction timeout (ms)." },
+    {
+      name: "TransactionStatus",
+      type: "int8",
+      versions: "0+",
+      about: "The transaction state: 0 Empty ... 7 PrepareEpochFence.",
+    },
+    {
+      name: "TransactionPartitions",
+      type: "[]PartitionsSchema",
+      versions: "0+",
+      nullableVersions: "0+",
+      about: "The partitions in the transaction; null when the state is Empty.",
+      fields: [
+        { name: "Topic", type: "string", versions: "0+", about: "The topic name." },
+        { name: "PartitionIds", type: "[]int32", versions: "0+", about: "The partition indexes." },
+      ],
+    },
+    {
+      name: "TransactionLastUpdateTimestampMs",
+      type: "int64",
+      versions: "0+",
+      about: "When the transaction state last changed (ms); transactional id expiration counts from it.",
+    },
+    {
+      name: "TransactionStartTimestampMs",
+      type: "int64",
+      versions: "0+",
+      about: "When the transaction's first partition was added (ms), or -1.",
+    },
+    {
+      name: "ClientTransactionVersion",
+      type: "int16",
+      default: 0,
+      versions: "1+",
+      taggedVersions: "1+",
+      tag: 2,
+      about: "The transaction version (the transaction.version feature level) the client used.",
+    },
+  ],
+};
+
 /** Every internal-topic schema the generator emits to messages/data/. */
 export const INTERNAL_TOPIC_SCHEMAS: readonly InternalTopicSchema[] = [
   { topic: "__consumer_offsets", part: "key", spec: OffsetCommitKey },
   { topic: "__consumer_offsets", part: "value", spec: OffsetCommitValue },
   { topic: "__consumer_offsets", part: "key", spec: GroupMetadataKey },
   { topic: "__consumer_offsets", part: "value", spec: GroupMetadataValue },
+  { topic: "__transaction_state", part: "key", spec: TransactionLogKey },
+  { topic: "__transaction_state", part: "value", spec: TransactionLogValue },
 ];

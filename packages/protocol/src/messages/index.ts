@@ -200,6 +200,8 @@ export * from "./data/offset-commit-key.js";
 export * from "./data/offset-commit-value.js";
 export * from "./data/snapshot-footer-record.js";
 export * from "./data/snapshot-header-record.js";
+export * from "./data/transaction-log-key.js";
+export * from "./data/transaction-log-value.js";
 export * from "./data/voters-record.js";
 export * from "./request-header.js";
 export * from "./response-header.js";

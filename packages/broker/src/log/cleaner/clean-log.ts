@@ -14,6 +14,9 @@
  *    delete.retention.ms in the batch header the first time the cleaner keeps the tombstone) has
  *    not passed. Records without a key are dropped (a compacted topic refuses them on produce).
  *
+ * Every read chunk and every `.log.cleaned` write chunk is reported to the cleaner's throttle
+ * (log.cleaner.io.max.bytes.per.second, throttler.ts), which may sleep there.
+ *
  * Batches keep their base offset, last offset (lastOffsetDelta), producer id, epoch, base
  * sequence, leader epoch, codec and timestamp type; only the records and the fields that describe
  * them (count, max timestamp, length, CRC) change. A batch whose records all go is dropped, except
@@ -62,6 +65,7 @@ import { nodeFileSystem } from "../file-system.js";
 import { OffsetIndex } from "../offset-index.js";
 import { TimeIndex } from "../time-index.js";
 import { walkRecords } from "./record-walk.js";
+import { Throttler } from "./throttler.js";
 
 const DELETE_HORIZON_FLAG = 0x40;
 const CRC_OFFSET = 17;
@@ -91,6 +95,11 @@ export interface CleanTask {
   maxMapEntries: number;
   /** log.cleaner.io.buffer.size: the read and write chunk. */
   ioBufferBytes: number;
+  /**
+   * log.cleaner.io.max.bytes.per.second: the shared state of the cleaner's throttle (an
+   * IoThrottle's buffer, see throttler.ts); every read and write chunk is reported to it.
+   */
+  ioThrottle?: SharedArrayBuffer;
   /** Test hook: called between the writes of a pass (the crash test kills the process there). */
   onProgress?: () => void;
 }
@@ -110,6 +119,10 @@ export interface CleanStats {
   recordsRetained: number;
   mapEntries: number;
   mapMs: number;
+  /** Time spent in fsyncs of the `.cleaned` files. */
+  fsyncMs: number;
+  /** Time the throttle (log.cleaner.io.max.bytes.per.second) made the pass sleep. */
+  throttledMs: number;
   totalMs: number;
 }
 
@@ -156,7 +169,7 @@ function scanSegment(
   file: string,
   size: number,
   chunkBytes: number,
-  stats: CleanStats,
+  io: PassIo,
   visit: (b: BatchVisit) => boolean | undefined,
 ): void {
   const fd = fs.openSync(file, "r");
@@ -176,7 +189,7 @@ function scanSegment(
       }
       chunkStart = at;
       chunkLength = done;
-      stats.bytesRead += done;
+      io.read(done);
     };
     while (pos + LOG_OVERHEAD <= size) {
       if (pos + LOG_OVERHEAD > chunkStart + chunkLength) fill(pos, LOG_OVERHEAD);
@@ -292,6 +305,27 @@ function mapKey(buf: Buffer, start: number, length: number): string {
   return buf.toString("latin1", start, start + length);
 }
 
+/** The bytes a pass reads and writes: counted in its stats and reported to the throttle, chunk by chunk (as Kafka's cleaner does). */
+class PassIo {
+  private readonly throttler: Throttler | null;
+
+  constructor(
+    private readonly stats: CleanStats,
+    ioThrottle: SharedArrayBuffer | undefined,
+  ) {
+    this.throttler = ioThrottle === undefined ? null : new Throttler(ioThrottle);
+  }
+
+  read(bytes: number): void {
+    this.stats.bytesRead += bytes;
+    if (this.throttler !== null) this.stats.throttledMs += this.throttler.maybeThrottle(bytes);
+  }
+
+  written(bytes: number): void {
+    if (this.throttler !== null) this.stats.throttledMs += this.throttler.maybeThrottle(bytes);
+  }
+}
+
 /** One output segment being written: the `.log.cleaned` file plus its two indexes. */
 class CleanedSegmentWriter {
   private readonly fd: number;
@@ -307,6 +341,7 @@ class CleanedSegmentWriter {
   constructor(
     private readonly task: CleanTask,
     readonly baseOffset: bigint,
+    private readonly io: PassIo,
   ) {
     this.fd = fs.openSync(cleanedFileName(task.dir, baseOffset, LOG_FILE_SUFFIX), "w");
     this.offsetOfMaxTimestamp = baseOffset;
@@ -360,19 +395,22 @@ class CleanedSegmentWriter {
     while (done < buf.length) done += fs.writeSync(this.fd, buf, done, buf.length - done, at + done);
     this.pending = [];
     this.pendingBytes = 0;
+    this.io.written(buf.length);
     this.task.onProgress?.();
   }
 
   /** Kafka's onBecomeInactiveSegment + flush: last time index entry, trimmed indexes, everything fsynced. */
-  async finish(): Promise<void> {
+  async finish(stats: CleanStats): Promise<void> {
     this.writePending();
     this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+    const syncStarted = performance.now();
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     await this.offsetIndex.trimToValidSize();
     await this.timeIndex.trimToValidSize();
     await this.offsetIndex.sync();
     await this.timeIndex.sync();
+    stats.fsyncMs += performance.now() - syncStarted;
     await this.offsetIndex.closeHandle();
     await this.timeIndex.closeHandle();
     this.task.onProgress?.();
@@ -398,9 +436,12 @@ export async function cleanLog(task: CleanTask): Promise<CleanResult> {
     recordsRetained: 0,
     mapEntries: 0,
     mapMs: 0,
+    fsyncMs: 0,
+    throttledMs: 0,
     totalMs: 0,
   };
   removeCleanedFiles(task.dir);
+  const io = new PassIo(stats, task.ioThrottle);
   const segments = task.segments.map((s) => ({
     ...s,
     file: segmentFile(task.dir, s.baseOffset, LOG_FILE_SUFFIX),
@@ -419,7 +460,7 @@ export async function cleanLog(task: CleanTask): Promise<CleanResult> {
     const seg = segments[i]!;
     const next = i + 1 < segments.length ? num(segments[i + 1]!.baseOffset) : firstUncleanable;
     const dirty = next > firstDirty;
-    scanSegment(seg.file, seg.size, task.ioBufferBytes, stats, (b) => {
+    scanSegment(seg.file, seg.size, task.ioBufferBytes, io, (b) => {
       if (b.header.producerId >= 0n) lastBatchOfProducer.set(b.header.producerId, b.lastOffset);
       if (!dirty) return true;
       const attributes = b.header.attributes;
@@ -453,12 +494,12 @@ export async function cleanLog(task: CleanTask): Promise<CleanResult> {
   const now = task.nowMs;
   const result: CleanedGroup[] = [];
   for (const group of groups) {
-    const out = new CleanedSegmentWriter(task, group[0]!.baseOffset);
+    const out = new CleanedSegmentWriter(task, group[0]!.baseOffset, io);
     try {
       await out.open();
       let droppedLast: RecordBatchHeader | null = null;
       for (const seg of group) {
-        scanSegment(seg.file, seg.size, task.ioBufferBytes, stats, (b) => {
+        scanSegment(seg.file, seg.size, task.ioBufferBytes, io, (b) => {
           const h = b.header;
           const size = LOG_OVERHEAD + h.batchLength;
           const original = () => Buffer.from(b.buf.subarray(b.pos, b.pos + size));
@@ -516,7 +557,7 @@ export async function cleanLog(task: CleanTask): Promise<CleanResult> {
       const last = droppedLast as RecordBatchHeader | null;
       if (last !== null)
         out.append(emptyBatch(last), last.baseOffset + BigInt(last.lastOffsetDelta), last.maxTimestamp);
-      await out.finish();
+      await out.finish(stats);
     } catch (e) {
       out.abandon();
       throw e;

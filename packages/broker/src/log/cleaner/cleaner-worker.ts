@@ -19,7 +19,10 @@ if (port === null) throw new Error("cleaner-worker.ts runs in a worker thread");
 
 // On Linux setpriority(0) applies to the calling thread only: the cleaner yields the CPU to the
 // event loop (produce, fetch) whenever both want it. Elsewhere it would renice the whole
-// process, so it is skipped there.
+// process, so it is skipped there. Against other processes it does not help: the scheduler
+// charges this thread's CPU time to the broker's group (autogroup, cgroup), so on a busy machine
+// the event loop waits more while a pass runs (bench/log/README.md); the lever there is
+// log.cleaner.io.max.bytes.per.second.
 const CLEANER_THREAD_NICE = 10;
 if (process.platform === "linux") {
   try {

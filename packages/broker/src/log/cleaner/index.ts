@@ -15,3 +15,4 @@ export {
   type LogToClean,
 } from "./log-cleaner.js";
 export { completeInterruptedSwaps } from "./segment-swap.js";
+export { IoThrottle, Throttler, UNTHROTTLED } from "./throttler.js";

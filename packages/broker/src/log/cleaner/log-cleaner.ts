@@ -29,6 +29,7 @@ import type { Log } from "../log.js";
 import type { LogSegment } from "../log-segment.js";
 import type { CleanResult, CleanStats } from "./clean-log.js";
 import { CleanerAbortedError, CleanerThread } from "./cleaner-thread.js";
+import { IoThrottle, UNTHROTTLED } from "./throttler.js";
 
 export const CLEANER_OFFSET_CHECKPOINT_FILE = "cleaner-offset-checkpoint";
 /** Kafka's defaults for log.cleaner.*. */
@@ -53,6 +54,10 @@ export interface LogCleanerOptions {
   dedupeBufferSize?: number;
   ioBufferSize?: number;
   ioBufferLoadFactor?: number;
+  /** log.cleaner.io.max.bytes.per.second: all threads' reads and writes together (default: unthrottled). */
+  ioMaxBytesPerSecond?: number;
+  /** How often the throttle compares the rate with the limit: Kafka's 300 ms unless a test shortens it. */
+  ioThrottleCheckIntervalMs?: number;
   /** Test hooks for the crash test: kill inside the worker after N writes, or count swap steps. */
   killAfterWorkerWrites?: number;
   onSwapStep?: () => void;
@@ -91,6 +96,8 @@ export class LogCleaner {
   private wakeUps = new Set<() => void>();
   /** First-batch timestamps per segment (they never change once a segment is inactive). */
   private readonly firstBatchTimestamps = new WeakMap<LogSegment, bigint>();
+  /** Kafka's LogCleaner.throttler: shared by every cleaner thread, its rate changeable while they run. */
+  private readonly ioThrottle: IoThrottle;
 
   constructor(private readonly opts: LogCleanerOptions) {
     this.time = opts.time ?? SYSTEM_CLOCK;
@@ -100,6 +107,28 @@ export class LogCleaner {
       { length: Math.max(1, opts.threads ?? DEFAULT_CLEANER_THREADS) },
       () => new CleanerThread(),
     );
+    this.ioThrottle = new IoThrottle(opts.ioMaxBytesPerSecond ?? UNTHROTTLED, {
+      checkIntervalMs: opts.ioThrottleCheckIntervalMs,
+    });
+  }
+
+  get ioMaxBytesPerSecond(): number {
+    return this.ioThrottle.desiredBytesPerSecond;
+  }
+
+  /** True while a cleaner thread is held by the io throttle (sleeping, most likely). */
+  get ioThrottled(): boolean {
+    return this.ioThrottle.held;
+  }
+
+  /**
+   * A dynamic change of log.cleaner.io.max.bytes.per.second (Kafka's LogCleaner.reconfigure ->
+   * throttler.updateDesiredRatePerSec): applies from the next read or write of the running passes.
+   */
+  updateIoMaxBytesPerSecond(bytesPerSecond: number): void {
+    if (bytesPerSecond === this.ioThrottle.desiredBytesPerSecond) return;
+    this.logger.info({ ioMaxBytesPerSecond: bytesPerSecond }, "updating log.cleaner.io.max.bytes.per.second");
+    this.ioThrottle.setDesiredBytesPerSecond(bytesPerSecond);
   }
 
   /** Starts the cleaner loops (Kafka's LogCleaner.startup). */
@@ -309,6 +338,7 @@ export class LogCleaner {
           indexIntervalBytes: config.indexIntervalBytes,
           maxMapEntries: Math.max(1, Math.floor((dedupe / OFFSET_MAP_ENTRY_BYTES) * loadFactor)),
           ioBufferBytes: Math.max(MIN_IO_CHUNK_BYTES, (this.opts.ioBufferSize ?? DEFAULT_IO_BUFFER_SIZE) / threads),
+          ioThrottle: this.ioThrottle.buffer,
         },
         { killAfterWrites: this.opts.killAfterWorkerWrites },
       );
@@ -347,6 +377,7 @@ export class LogCleaner {
         recordsRead: s.recordsRead,
         recordsRetained: s.recordsRetained,
         mapEntries: s.mapEntries,
+        throttledMs: s.throttledMs,
         ms: Date.now() - started,
       },
       swapped ? "log cleaned" : "cleaning pass dropped: the log changed under it",

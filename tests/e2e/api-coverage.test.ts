@@ -22,6 +22,7 @@ import { PYTHON, requireClient, runOk, SARAMA_ENV } from "./support/run.js";
 import { sweepKafkaJs, sweepPlatformatic } from "./support/version-sweeps.js";
 
 const PY_DRIVER = path.join(REPO_ROOT, "tests/e2e/clients/py_client.py");
+const TXN_DRIVER = path.join(REPO_ROOT, "tests/e2e/clients/txn_client.py");
 const GOLDEN_MANIFEST = path.join(REPO_ROOT, "packages/protocol/test/golden/manifest.json");
 
 /**
@@ -64,6 +65,18 @@ const UNCOVERABLE: Record<string, string> = {
     "KafkaJS, librdkafka 2.0.2, kafka-python 2.0.2 and sarama 1.22.1 lack the API; platformatic starts at v2",
   "DescribeLogDirs v1":
     "KafkaJS, librdkafka 2.0.2, kafka-python 2.0.2 and sarama 1.22.1 lack the API; platformatic starts at v2",
+  "InitProducerId v2":
+    "librdkafka 2.0.2 sends v4 (its maximum), KafkaJS stops at v1, sarama 1.22.1 has only v0, kafka-python lacks idempotence, platformatic has only v5",
+  "InitProducerId v3":
+    "librdkafka 2.0.2 sends v4 (its maximum), KafkaJS stops at v1, sarama 1.22.1 has only v0, kafka-python lacks idempotence, platformatic has only v5",
+  "AddPartitionsToTxn v2":
+    "KafkaJS stops at v1, librdkafka 2.0.2 sends v0, sarama 1.22.1 has only v0, kafka-python lacks transactions, platformatic starts at v3",
+  "EndTxn v2":
+    "KafkaJS and librdkafka 2.0.2 stop at v1, sarama 1.22.1 has only v0, kafka-python lacks transactions, platformatic starts at v3",
+  "TxnOffsetCommit v2":
+    "KafkaJS stops at v1, librdkafka 2.0.2 sends v3, sarama 1.22.1 has only v0, kafka-python lacks transactions, platformatic starts at v3",
+  "TxnOffsetCommit v5":
+    "only clients with transactions v2 (KIP-890 part 2) send v5; platformatic stops at v4, librdkafka 2.0.2 at v3",
 };
 
 /** Client ids of our own raw sockets: they prove nothing about interoperability. */
@@ -118,6 +131,25 @@ describe("real clients at every version they implement", () => {
       runOk(PYTHON, [PY_DRIVER, "confluent-groups", broker.bootstrap, "coverage-confluent-groups"], {
         timeoutMs: 60_000,
       }),
+      runOk(PYTHON, [TXN_DRIVER, "interleaved", broker.bootstrap, "coverage-confluent-txn", "coverage-txn", "2"], {
+        timeoutMs: 60_000,
+      }).then(() =>
+        // Consumes the transactions just written and commits its offsets in transactions (send_offsets_to_transaction).
+        runOk(
+          PYTHON,
+          [
+            TXN_DRIVER,
+            "ctp",
+            broker.bootstrap,
+            "coverage-confluent-ctp",
+            "coverage-ctp-group",
+            "coverage-txn",
+            "coverage-txn-out",
+            "3",
+          ],
+          { timeoutMs: 60_000 },
+        ),
+      ),
     ]);
   });
 

@@ -14,6 +14,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
+  AddOffsetsToTxnApi,
+  AddPartitionsToTxnApi,
   AlterConfigsApi,
   type ApiDescriptor,
   ApiVersionsApi,
@@ -28,6 +30,8 @@ import {
   DescribeConfigsApi,
   DescribeGroupsApi,
   DescribeLogDirsApi,
+  DescribeTransactionsApi,
+  EndTxnApi,
   ErrorCode,
   encodeMessageSet,
   encodeRecordBatch,
@@ -36,10 +40,12 @@ import {
   FindCoordinatorApi,
   HeartbeatApi,
   IncrementalAlterConfigsApi,
+  InitProducerIdApi,
   JoinGroupApi,
   LeaveGroupApi,
   ListGroupsApi,
   ListOffsetsApi,
+  ListTransactionsApi,
   MetadataApi,
   OffsetCommitApi,
   OffsetDeleteApi,
@@ -47,6 +53,7 @@ import {
   OffsetForLeaderEpochApi,
   ProduceApi,
   SyncGroupApi,
+  TxnOffsetCommitApi,
   Writer,
 } from "@samsa/protocol";
 import { HANDLERS } from "../../packages/broker/src/handlers/registry.js";
@@ -243,6 +250,14 @@ function body(apiKey: number, version: number): Record<string, unknown> {
       return { topics: [{ name: TOPIC, count: 2 + version, assignments: null }], timeoutMs: 5000, validateOnly: false };
     case DescribeClusterApi.apiKey:
       return { includeClusterAuthorizedOperations: true, endpointType: 1 };
+    case InitProducerIdApi.apiKey:
+      // An idempotent producer; v3+ as a KIP-360 retry (Kafka answers with a new producer id).
+      return {
+        transactionalId: null,
+        transactionTimeoutMs: 60_000,
+        producerId: version >= 3 ? 1000n + BigInt(version) : -1n,
+        producerEpoch: version >= 3 ? 0 : -1,
+      };
     default:
       throw new Error(`no request body for API ${apiKey}: add one to the sweep`);
   }
@@ -262,6 +277,16 @@ const GROUP_APIS = [
   OffsetDeleteApi,
 ] as const;
 const GROUP_API_KEYS = new Set<number>(GROUP_APIS.map((a) => a.apiKey));
+/** The transaction APIs need a producer and an open transaction: swept by the transaction rounds below. */
+const TXN_APIS = [
+  AddPartitionsToTxnApi,
+  AddOffsetsToTxnApi,
+  EndTxnApi,
+  TxnOffsetCommitApi,
+  DescribeTransactionsApi,
+  ListTransactionsApi,
+] as const;
+for (const api of TXN_APIS) GROUP_API_KEYS.add(api.apiKey);
 
 describe("every advertised version answers a well-formed request", () => {
   for (const handler of HANDLERS.filter((h) => !GROUP_API_KEYS.has(h.api.apiKey))) {
@@ -566,6 +591,94 @@ describe("group APIs: one member's life in a fresh group, each API at every vers
         [v.describe >= 6 ? ErrorCode.GROUP_ID_NOT_FOUND : 0, "Dead", []],
         `DescribeGroups v${v.describe} after DeleteGroups`,
       );
+    });
+  }
+});
+
+describe("transaction APIs: one transaction per round, each API at its r-th version (or its last)", () => {
+  const ranges = HANDLERS.filter((h) => TXN_APIS.some((a) => a.apiKey === h.api.apiKey));
+  const rounds = Math.max(...ranges.map((h) => h.maxVersion - h.minVersion + 1));
+  const versionIn = (api: ApiDescriptor<object, object>, round: number) => {
+    const h = ranges.find((x) => x.api.apiKey === api.apiKey)!;
+    return Math.min(h.minVersion + round, h.maxVersion);
+  };
+  for (let round = 0; round < rounds; round++) {
+    const v = {
+      addPartitions: versionIn(AddPartitionsToTxnApi, round),
+      addOffsets: versionIn(AddOffsetsToTxnApi, round),
+      txnOffsetCommit: versionIn(TxnOffsetCommitApi, round),
+      endTxn: versionIn(EndTxnApi, round),
+      describe: versionIn(DescribeTransactionsApi, round),
+      list: versionIn(ListTransactionsApi, round),
+    };
+    const title = Object.entries(v)
+      .map(([k, x]) => `${k} v${x}`)
+      .join(", ");
+    test(`round ${round}: ${title}`, async () => {
+      const transactionalId = `sweep-txn-${round}`;
+      const groupId = `sweep-txn-group-${round}`;
+      const found = await send(FindCoordinatorApi, 4, { key: "", keyType: 1, coordinatorKeys: [transactionalId] });
+      assert.equal(found.coordinators[0]!.errorCode, 0);
+      const init = await send(InitProducerIdApi, 4, {
+        transactionalId,
+        transactionTimeoutMs: 60_000,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+      assert.equal(init.errorCode, 0, "InitProducerId");
+      const producer = { producerId: init.producerId, producerEpoch: init.producerEpoch };
+      const topics = [{ name: TOPIC, partitions: [0] }];
+      // v4+ is the batched form: add, then verify (VerifyOnly) what was added.
+      const added = await send(AddPartitionsToTxnApi, v.addPartitions, {
+        v3AndBelowTransactionalId: transactionalId,
+        v3AndBelowProducerId: producer.producerId,
+        v3AndBelowProducerEpoch: producer.producerEpoch,
+        v3AndBelowTopics: topics,
+        transactions: [{ transactionalId, ...producer, verifyOnly: false, topics }],
+      });
+      assert.deepEqual(errorsIn(added), [], `AddPartitionsToTxn v${v.addPartitions}`);
+      if (v.addPartitions >= 4) {
+        const verified = await send(AddPartitionsToTxnApi, v.addPartitions, {
+          transactions: [{ transactionalId, ...producer, verifyOnly: true, topics }],
+        });
+        assert.deepEqual(errorsIn(verified), [], `AddPartitionsToTxn v${v.addPartitions} VerifyOnly`);
+        assert.equal(verified.resultsByTransaction[0]!.topicResults[0]!.resultsByPartition[0]!.partitionErrorCode, 0);
+      }
+      const offsets = await send(AddOffsetsToTxnApi, v.addOffsets, { transactionalId, ...producer, groupId });
+      assert.equal(offsets.errorCode, 0, `AddOffsetsToTxn v${v.addOffsets}`);
+      const committed = await send(TxnOffsetCommitApi, v.txnOffsetCommit, {
+        transactionalId,
+        groupId,
+        ...producer,
+        generationId: -1,
+        memberId: "",
+        groupInstanceId: null,
+        topics: [
+          {
+            name: TOPIC,
+            partitions: [
+              { partitionIndex: 0, committedOffset: 7n, committedLeaderEpoch: -1, committedMetadata: "sweep" },
+            ],
+          },
+        ],
+      });
+      assert.deepEqual(errorsIn(committed), [], `TxnOffsetCommit v${v.txnOffsetCommit}`);
+      const described = await send(DescribeTransactionsApi, v.describe, { transactionalIds: [transactionalId] });
+      assert.deepEqual(errorsIn(described), [], `DescribeTransactions v${v.describe}`);
+      assert.equal(described.transactionStates[0]!.transactionState, "Ongoing");
+      const listed = await send(ListTransactionsApi, v.list, {
+        stateFilters: ["Ongoing"],
+        producerIdFilters: [producer.producerId],
+        durationFilter: -1n,
+        transactionalIdPattern: "sweep-txn-.*",
+      });
+      assert.deepEqual(
+        [listed.errorCode, listed.transactionStates.map((t) => t.transactionalId)],
+        [0, [transactionalId]],
+        `ListTransactions v${v.list}`,
+      );
+      const ended = await send(EndTxnApi, v.endTxn, { transactionalId, ...producer, committed: true });
+      assert.equal(ended.errorCode, 0, `EndTxn v${v.endTxn}`);
     });
   }
 });

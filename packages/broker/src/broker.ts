@@ -11,6 +11,8 @@ import { ConfigError } from "./config/config-def.js";
 import { DynamicBrokerConfigStore } from "./config/dynamic-broker-config-store.js";
 import { logConfigDefaultsFromBroker, logConfigOverrides, TopicConfigStore } from "./config/topic-config.js";
 import { GroupCoordinatorService } from "./coordinator/group/group-coordinator-service.js";
+import { ProducerIdManager } from "./coordinator/producer-id-manager.js";
+import { TransactionCoordinatorService } from "./coordinator/txn/transaction-coordinator-service.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import type { BrokerContext } from "./handlers/handler.js";
 import { HANDLERS } from "./handlers/registry.js";
@@ -147,19 +149,40 @@ export class Broker {
       time: { nowMs },
       logger: log,
       recoveryConcurrency: config.int("num.recovery.threads.per.data.dir"),
+      producerIdExpirationMs: config.int("producer.id.expiration.ms"),
     });
-    logs.startScheduler({ retentionCheckIntervalMs: config.int("log.retention.check.interval.ms") });
-    if (config.bool("log.cleaner.enable") && config.int("log.cleaner.threads") > 0)
-      logs.startCleaner({
+    logs.startScheduler({
+      retentionCheckIntervalMs: config.int("log.retention.check.interval.ms"),
+      producerIdExpirationCheckIntervalMs: config.int("producer.id.expiration.check.interval.ms"),
+    });
+    if (config.bool("log.cleaner.enable") && config.int("log.cleaner.threads") > 0) {
+      const cleaner = logs.startCleaner({
         threads: config.int("log.cleaner.threads"),
         backoffMs: config.int("log.cleaner.backoff.ms"),
         dedupeBufferSize: config.int("log.cleaner.dedupe.buffer.size"),
         ioBufferSize: config.int("log.cleaner.io.buffer.size"),
-        ioBufferLoadFactor: config.int("log.cleaner.io.buffer.load.factor"),
+        ioBufferLoadFactor: config.double("log.cleaner.io.buffer.load.factor"),
+        ioMaxBytesPerSecond: config.double("log.cleaner.io.max.bytes.per.second"),
       });
+      // Dynamic, as in Kafka: the running cleaner threads take the new rate at their next read or write.
+      config.onDynamicChange((names) => {
+        if (names.includes("log.cleaner.io.max.bytes.per.second"))
+          cleaner.updateIoMaxBytesPerSecond(config.double("log.cleaner.io.max.bytes.per.second"));
+      });
+    }
     const topics = new TopicManager(logs, topicConfigs, log);
     await topics.load();
     const groupCoordinator = await GroupCoordinatorService.start({ topics, config, log, nowMs });
+    const producerIds = new ProducerIdManager({ logger: log });
+    await producerIds.start(dataDir);
+    const transactionCoordinator = await TransactionCoordinatorService.start({
+      topics,
+      config,
+      log,
+      nowMs,
+      groupCoordinator,
+      allocateProducerId: () => producerIds.nextProducerId(),
+    });
 
     const maxFrameBytes = config.int("socket.request.max.bytes");
     const queuedBytes = config.int("queued.max.request.bytes");
@@ -175,6 +198,8 @@ export class Broker {
       topics,
       fetchSessions: new FetchSessionCache(),
       groupCoordinator,
+      producerIds,
+      transactionCoordinator,
       alterBrokerConfigs(scope, overrides) {
         // One change at a time: each persists the whole file.
         const run = brokerConfigChanges.then(async () => {
@@ -224,6 +249,7 @@ export class Broker {
     try {
       port = await server.listen();
     } catch (e) {
+      transactionCoordinator.shutdown();
       groupCoordinator.shutdown();
       await logs.shutdown();
       const code = (e as NodeJS.ErrnoException).code ?? String(e);
@@ -242,7 +268,9 @@ export class Broker {
     this.log.info("samsa broker stopping");
     // Pending joins and syncs are answered first, so the drain below does not wait for rebalances.
     this.context.groupCoordinator.shutdown();
+    this.context.transactionCoordinator?.shutdown();
     await this.server.close(SHUTDOWN_DRAIN_TIMEOUT_MS);
+    await this.context.producerIds.close();
     await this.logs.shutdown();
     this.log.info("samsa broker stopped");
   }

@@ -178,10 +178,58 @@ export async function sweepKafkaJs(port: number, topicPrefix: string): Promise<S
       await broker.deleteTopics({ topics: [`${topic}-ct${v}`], timeout: 5000 });
       steps.push({ api: "DeleteTopics", version: v });
     }
+    for (const v of kafkaJsVersions("InitProducerId")) {
+      // An idempotent producer (no transactional id): a new producer id with epoch 0.
+      pin(kafkaJsApiKeys.InitProducerId, v);
+      const init = await broker.initProducerId({ transactionTimeout: 30_000 });
+      assert.ok(Number(init.producerId) >= 0 && init.producerEpoch === 0, `InitProducerId v${v}`);
+      recordStep(steps, "InitProducerId", v);
+    }
+    await sweepKafkaJsTransactions(broker, advertised, topic, steps);
   } finally {
     await broker.disconnect();
   }
   return steps;
+}
+
+/**
+ * One committed transaction per round, each transaction API KafkaJS implements (AddPartitionsToTxn,
+ * AddOffsetsToTxn, TxnOffsetCommit, EndTxn) pinned to its r-th version, or its last.
+ */
+async function sweepKafkaJsTransactions(
+  // biome-ignore lint/suspicious/noExplicitAny: KafkaJS's Broker is untyped JavaScript.
+  broker: any,
+  advertised: Record<number, { minVersion: number; maxVersion: number }>,
+  topic: string,
+  steps: SweepStep[],
+): Promise<void> {
+  const apis = ["AddPartitionsToTxn", "AddOffsetsToTxn", "TxnOffsetCommit", "EndTxn"] as const;
+  const rounds = Math.max(...apis.map((api) => kafkaJsVersions(api).length));
+  for (let round = 0; round < rounds; round++) {
+    const pinned = { ...advertised };
+    const version = {} as Record<(typeof apis)[number], number>;
+    for (const api of apis) {
+      const versions = kafkaJsVersions(api);
+      version[api] = versions[Math.min(round, versions.length - 1)]!;
+      pinned[kafkaJsApiKeys[api]] = { minVersion: version[api], maxVersion: version[api] };
+      recordStep(steps, api, version[api]);
+    }
+    broker.lookupRequest = kafkaJsLookup(pinned);
+    const transactionalId = `${topic}-txn-${round}`;
+    const groupId = `${topic}-txn-group-${round}`;
+    const init = await broker.initProducerId({ transactionalId, transactionTimeout: 30_000 });
+    const producer = { transactionalId, producerId: init.producerId, producerEpoch: init.producerEpoch };
+    const added = await broker.addPartitionsToTxn({ ...producer, topics: [{ topic, partitions: [{ partition: 0 }] }] });
+    assert.equal(added.errors[0].partitionErrors[0].errorCode, 0, `AddPartitionsToTxn v${version.AddPartitionsToTxn}`);
+    await broker.addOffsetsToTxn({ ...producer, groupId });
+    const committed = await broker.txnOffsetCommit({
+      ...producer,
+      groupId,
+      topics: [{ topic, partitions: [{ partition: 0, offset: String(round + 1) }] }],
+    });
+    assert.equal(committed.topics[0].partitions[0].errorCode, 0, `TxnOffsetCommit v${version.TxnOffsetCommit}`);
+    await broker.endTxn({ ...producer, transactionResult: true });
+  }
 }
 
 /** The consumer protocol's range assignor name; any name works, the broker only matches it across members. */
@@ -415,6 +463,13 @@ const PLATFORMATIC_API_KEYS: Record<string, number> = {
   createPartitions: 37,
   incrementalAlterConfigs: 44,
   describeCluster: 60,
+  initProducerId: 22,
+  addPartitionsToTxn: 24,
+  addOffsetsToTxn: 25,
+  endTxn: 26,
+  txnOffsetCommit: 28,
+  describeTransactions: 65,
+  listTransactions: 66,
   offsetCommit: 8,
   offsetFetch: 9,
   joinGroup: 11,
@@ -900,8 +955,104 @@ export async function sweepPlatformatic(port: number, topicPrefix: string): Prom
       assert.equal(response.responses[0].errorCode, 0, `DeleteTopics v${v}`);
       steps.push({ api: "DeleteTopics", version: v });
     }
+    await sweepPlatformaticTransactions(call, platformaticVersions, topic, steps);
   } finally {
     await new Promise<void>((resolve) => connection.close(() => resolve()));
   }
   return steps;
+}
+
+/**
+ * One transaction per round with @platformatic/kafka's transaction modules, each at its r-th
+ * version (or its last): AddPartitionsToTxn (v4+ also VerifyOnly), AddOffsetsToTxn,
+ * TxnOffsetCommit, DescribeTransactions, ListTransactions, EndTxn.
+ */
+async function sweepPlatformaticTransactions(
+  call: PlatformaticCall,
+  versionsOf: (name: string) => number[],
+  topic: string,
+  steps: SweepStep[],
+): Promise<void> {
+  const apis = {
+    AddPartitionsToTxn: "addPartitionsToTxn",
+    AddOffsetsToTxn: "addOffsetsToTxn",
+    TxnOffsetCommit: "txnOffsetCommit",
+    DescribeTransactions: "describeTransactions",
+    ListTransactions: "listTransactions",
+    EndTxn: "endTxn",
+  } as const;
+  type Api = keyof typeof apis;
+  const rounds = Math.max(...Object.values(apis).map((name) => versionsOf(name).length));
+  const initVersion = versionsOf("initProducerId").at(-1);
+  assert.ok(initVersion !== undefined, "@platformatic/kafka has an InitProducerId module the broker advertises");
+  for (let round = 0; round < rounds; round++) {
+    const version = {} as Record<Api, number>;
+    for (const [api, name] of Object.entries(apis) as [Api, string][]) {
+      const versions = versionsOf(name);
+      assert.ok(versions.length > 0, `@platformatic/kafka has a ${name} module the broker advertises`);
+      version[api] = versions[Math.min(round, versions.length - 1)]!;
+      recordStep(steps, api, version[api]);
+    }
+    recordStep(steps, "InitProducerId", initVersion);
+    const transactionalId = `${topic}-txn-${round}`;
+    const groupId = `${topic}-txn-group-${round}`;
+    await call("findCoordinator", 4, 1, [transactionalId]);
+    const init = await call("initProducerId", initVersion, transactionalId, 30_000, -1n, -1);
+    const { producerId, producerEpoch } = init as { producerId: bigint; producerEpoch: number };
+    const topics = [{ name: topic, partitions: [0] }];
+    await call("addPartitionsToTxn", version.AddPartitionsToTxn, [
+      { transactionalId, producerId, producerEpoch, verifyOnly: false, topics },
+    ]);
+    if (version.AddPartitionsToTxn >= 4) {
+      const verified = await call("addPartitionsToTxn", version.AddPartitionsToTxn, [
+        { transactionalId, producerId, producerEpoch, verifyOnly: true, topics },
+      ]);
+      assert.equal(verified.resultsByTransaction[0].topicResults[0].resultsByPartition[0].partitionErrorCode, 0);
+    }
+    await call("addOffsetsToTxn", version.AddOffsetsToTxn, transactionalId, producerId, producerEpoch, groupId);
+    await call(
+      "txnOffsetCommit",
+      version.TxnOffsetCommit,
+      transactionalId,
+      groupId,
+      producerId,
+      producerEpoch,
+      -1,
+      "",
+      null,
+      [
+        {
+          name: topic,
+          partitions: [
+            {
+              partitionIndex: 0,
+              committedOffset: BigInt(round + 1),
+              committedLeaderEpoch: -1,
+              committedMetadata: null,
+            },
+          ],
+        },
+      ],
+    );
+    const described = await call("describeTransactions", version.DescribeTransactions, [transactionalId]);
+    assert.equal(
+      described.transactionStates[0].transactionState,
+      "Ongoing",
+      `DescribeTransactions v${version.DescribeTransactions}`,
+    );
+    if (version.ListTransactions >= 2) {
+      // Sent for coverage, answer not read: @platformatic/kafka 1.35's v2 parser expects an
+      // ErrorMessage field that Kafka's ListTransactionsResponse v2 does not have (KIP-1152 adds
+      // only the request's TransactionalIdPattern), so it misreads a correct answer.
+      await call("listTransactions", version.ListTransactions, [], [producerId], -1n, null).catch(() => undefined);
+    } else {
+      const listed = await call("listTransactions", version.ListTransactions, [], [producerId], -1n, null);
+      assert.deepEqual(
+        listed.transactionStates.map((t: { transactionalId: string }) => t.transactionalId),
+        [transactionalId],
+        `ListTransactions v${version.ListTransactions}`,
+      );
+    }
+    await call("endTxn", version.EndTxn, transactionalId, producerId, producerEpoch, true);
+  }
 }

@@ -172,6 +172,20 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
     doc: "How often logs are checked for segments to delete by retention.",
   },
   {
+    name: "producer.id.expiration.ms",
+    type: "int",
+    default: 86_400_000,
+    min: 1,
+    doc: "How long a partition keeps an idle producer's state (sequences, epoch) after its last write; a transaction in progress keeps it.",
+  },
+  {
+    name: "producer.id.expiration.check.interval.ms",
+    type: "int",
+    default: 600_000,
+    min: 1,
+    doc: "How often partitions drop producers idle for longer than producer.id.expiration.ms.",
+  },
+  {
     name: "log.segment.delete.delay.ms",
     type: "long",
     default: 60_000,
@@ -389,6 +403,48 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
     min: 0,
     doc: "Largest metadata string a committed offset may carry.",
   },
+  {
+    name: "transaction.state.log.num.partitions",
+    type: "int",
+    default: 50,
+    min: 1,
+    doc: "Partitions of __transaction_state (fixed once the topic exists).",
+  },
+  {
+    name: "transaction.state.log.segment.bytes",
+    type: "int",
+    default: 104_857_600,
+    min: 1,
+    doc: "Segment size of __transaction_state.",
+  },
+  {
+    name: "transaction.max.timeout.ms",
+    type: "int",
+    default: 900_000,
+    min: 1,
+    doc: "Largest transaction timeout a producer may ask for; a longer one gets INVALID_TRANSACTION_TIMEOUT.",
+  },
+  {
+    name: "transactional.id.expiration.ms",
+    type: "int",
+    default: 604_800_000,
+    min: 1,
+    doc: "How long a transactional id without an open transaction is kept after its last use.",
+  },
+  {
+    name: "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+    type: "int",
+    default: 10_000,
+    min: 1,
+    doc: "How often transactions open longer than their timeout are looked for (and aborted).",
+  },
+  {
+    name: "transaction.remove.expired.transaction.cleanup.interval.ms",
+    type: "int",
+    default: 3_600_000,
+    min: 1,
+    doc: "How often expired transactional ids are looked for (and removed).",
+  },
 ];
 
 const BY_NAME = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));
@@ -529,6 +585,11 @@ export class BrokerConfig {
   }
 
   int(name: string): number {
+    return this.get(name) as number;
+  }
+
+  /** A `double` config (log.cleaner.io.buffer.load.factor, log.cleaner.io.max.bytes.per.second ...). */
+  double(name: string): number {
     return this.get(name) as number;
   }
 

@@ -7,10 +7,20 @@
  * the log holds only magic 2 (as Kafka's LogValidator does).
  * Timestamps are checked at batch level (base and max timestamp) so that compressed batches are
  * never decompressed on this path; Kafka checks every record.
+ *
+ * Idempotent and transactional batches are checked by the log's producer state (sequence, epoch,
+ * transaction state; log/producer-state.ts): its typed errors are the partition's error code
+ * (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE ...), and a retried
+ * batch the partition already holds is answered with the offset it was first written at. As
+ * Kafka: a request with transactional batches but no transactional id is refused whole
+ * (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); while no transaction coordinator is wired, so is every
+ * request with a transactional id.
  */
 import {
+  ATTRIBUTES_OFFSET,
   type Encodable,
   ErrorCode,
+  isTransactional,
   KafkaError,
   LOG_OVERHEAD,
   MAGIC_OFFSET,
@@ -31,6 +41,8 @@ import { type BrokerContext, defineHandler } from "./handler.js";
 /** The codec bits of a record batch's attributes, and zstd's id there. */
 const COMPRESSION_CODEC_MASK = 0x07;
 const ZSTD_CODEC = 4;
+/** Header bytes up to and including the attributes. */
+const BATCH_HEADER_PREFIX = 23;
 
 interface PartitionResult {
   index: number;
@@ -120,6 +132,19 @@ function prepareRecords(records: Buffer, apiVersion: number, nowMs: number, poli
   return out;
 }
 
+/** Whether any magic-2 batch of `records` is transactional (a header walk; legacy message sets never are). */
+function hasTransactionalBatch(records: Buffer | null): boolean {
+  if (records === null) return false;
+  for (let pos = 0; pos + BATCH_HEADER_PREFIX <= records.length; ) {
+    if (records[pos + MAGIC_OFFSET] !== MAGIC_V2) return false;
+    if (isTransactional(records.readInt16BE(pos + ATTRIBUTES_OFFSET))) return true;
+    const batchLength = records.readInt32BE(pos + 8);
+    if (batchLength <= 0) return false; // the log refuses it as corrupt
+    pos += LOG_OVERHEAD + batchLength;
+  }
+  return false;
+}
+
 async function appendTo(
   partition: Partition,
   records: Buffer,
@@ -152,6 +177,10 @@ export const produceHandler = defineHandler({
     const nowMs = broker.nowMs();
     const acks = request.acks;
     const responses: { name: string; results: (PartitionResult | Promise<PartitionResult>)[] }[] = [];
+    const transactionsRefused =
+      request.transactionalId !== null
+        ? broker.transactionCoordinator === undefined
+        : request.topicData.some((t) => t.partitionData.some((p) => hasTransactionalBatch(p.records)));
     for (const topic of request.topicData) {
       const results: (PartitionResult | Promise<PartitionResult>)[] = [];
       const known = broker.topics.get(topic.name);
@@ -161,9 +190,15 @@ export const produceHandler = defineHandler({
           results.push(failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS));
           continue;
         }
-        if (request.transactionalId !== null) {
+        if (transactionsRefused) {
           results.push(
-            failed(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "Transactions are not supported yet."),
+            failed(
+              p.index,
+              ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+              request.transactionalId !== null
+                ? "Transactions are not supported yet."
+                : "Transactional records need a transactional id.",
+            ),
           );
           continue;
         }

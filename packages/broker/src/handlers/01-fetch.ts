@@ -11,6 +11,12 @@
  * an incremental one reads every partition of its session (the request carries only the changed
  * ones and those to forget) and answers with the partitions that have records, a moved high
  * watermark or log start offset, or an error.
+ * Isolation (v4+, Kafka's FetchIsolation): read_uncommitted reads up to the high watermark;
+ * read_committed up to the last stable offset, with the aborted transactions overlapping the
+ * returned batches (from the `.txnindex` files, Kafka's collectAbortedTransactions) so the
+ * consumer drops their records. Every response carries the last stable offset. A session needs
+ * no LSO of its own (as in Kafka): the LSO moves only when a marker is appended, which moves the
+ * high watermark the session compares.
  */
 import {
   downConvertRecordSet,
@@ -30,6 +36,9 @@ import { type BrokerContext, defineHandler } from "./handler.js";
 
 /** Fetch v0-2 had no response size limit; Kafka treats it as unbounded. */
 const UNBOUNDED_BYTES = 2 ** 31 - 1;
+/** Batch header bytes up to and including lastOffsetDelta. */
+const LAST_OFFSET_DELTA_END = 27;
+const READ_COMMITTED = 1;
 
 interface Target {
   topic: string;
@@ -39,6 +48,8 @@ interface Target {
   fetchOffset: bigint;
   partitionMaxBytes: number;
   currentLeaderEpoch: number;
+  /** isolation_level=1 (read_committed, v4+). */
+  readCommitted: boolean;
   /** Set when the topic itself could not be resolved (unknown name or id). */
   error: number;
 }
@@ -63,7 +74,7 @@ interface PartitionRef {
   currentLeaderEpoch: number;
 }
 
-function resolveTarget(broker: BrokerContext, ref: PartitionRef, version: number): Target {
+function resolveTarget(broker: BrokerContext, ref: PartitionRef, version: number, readCommitted: boolean): Target {
   const topic = version >= 13 ? broker.topics.getById(ref.topicId) : broker.topics.get(ref.topic);
   const partition = topic?.partitions[ref.partition];
   return {
@@ -74,6 +85,7 @@ function resolveTarget(broker: BrokerContext, ref: PartitionRef, version: number
     fetchOffset: ref.fetchOffset,
     partitionMaxBytes: ref.partitionMaxBytes,
     currentLeaderEpoch: ref.currentLeaderEpoch,
+    readCommitted,
     error:
       topic === undefined
         ? version >= 13
@@ -185,9 +197,10 @@ async function readPartition(
       records: null,
     };
   }
+  const lastStableOffset = p.lastStableOffset;
   const watermarks = {
     highWatermark: p.highWatermark,
-    lastStableOffset: p.highWatermark,
+    lastStableOffset,
     logStartOffset: p.log.logStartOffset,
   };
   if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== p.leaderEpoch) {
@@ -198,10 +211,20 @@ async function readPartition(
     const maxBytes = Math.min(t.partitionMaxBytes, remaining);
     const info = await p.log.read(t.fetchOffset, {
       maxBytes,
-      maxOffset: p.highWatermark,
+      maxOffset: t.readCommitted ? lastStableOffset : p.highWatermark,
       minOneBatch: minOneBatch || version <= 2,
     });
     let records = info.records;
+    if (t.readCommitted && records.length > 0) {
+      const aborted = p.collectAbortedTransactions(t.fetchOffset, nextOffsetAfter(records));
+      return {
+        ...base,
+        ...watermarks,
+        errorCode: ErrorCode.NONE,
+        records,
+        abortedTransactions: aborted.map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset })),
+      };
+    }
     if (version <= 3 && records.length > 0)
       records = downConvertRecordSet(records, version <= 1 ? 0 : 1, { firstOffset: t.fetchOffset });
     return { ...base, ...watermarks, errorCode: ErrorCode.NONE, records };
@@ -214,6 +237,16 @@ async function readPartition(
           : errorCodeOf(e, broker.log);
     return { ...base, ...watermarks, errorCode: code, records: null };
   }
+}
+
+/** One past the last offset of the whole batches in `records` (the upper bound of a fetch's aborted transactions). */
+function nextOffsetAfter(records: Buffer): bigint {
+  let next = -1n;
+  for (let pos = 0; pos + LAST_OFFSET_DELTA_END <= records.length; ) {
+    next = records.readBigInt64BE(pos) + BigInt(records.readInt32BE(pos + 23)) + 1n;
+    pos += 12 + records.readInt32BE(pos + 8);
+  }
+  return next;
 }
 
 /** Resolves after the first append to any of `partitions`, or after `ms`; returns whether an append happened. */
@@ -255,7 +288,8 @@ export const fetchHandler = defineHandler({
     }
     const session = context.kind === "incremental" ? context.session : null;
     const refs = session === null ? requested : [...session.partitions.values()];
-    const targets = refs.map((r) => resolveTarget(broker, r, version));
+    const readCommitted = version >= 4 && request.isolationLevel === READ_COMMITTED;
+    const targets = refs.map((r) => resolveTarget(broker, r, version, readCommitted));
     const deadline = broker.nowMs() + Math.max(0, request.maxWaitMs);
     let result = await readAll(broker, targets, request, version);
     const partitions = targets.flatMap((t) => (t.partition === undefined ? [] : [t.partition]));

@@ -1,6 +1,9 @@
 /**
  * ListOffsets v0-8: earliest (-2), latest (-1), max timestamp (-3, v7+), earliest local (-4, v8+;
  * without tiered storage the same as earliest), or the first offset at or after a timestamp.
+ * With isolation_level read_committed (v2+) the last fetchable offset is the last stable offset
+ * rather than the high watermark: latest is the LSO, and a timestamp lookup finding an offset at
+ * or past it finds nothing (Kafka's Partition.fetchOffsetForTimestamp).
  */
 import { type Encodable, ErrorCode, ListOffsetsApi, type ListOffsetsResponse } from "@samsa/protocol";
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from "../log/partition-log.js";
@@ -40,11 +43,14 @@ export const listOffsetsHandler = defineHandler({
             try {
               let offset: bigint;
               let timestamp = -1n;
-              if (p.timestamp === LATEST_TIMESTAMP) offset = partition.highWatermark;
+              const lastFetchableOffset =
+                version >= 2 && request.isolationLevel === 1 ? partition.lastStableOffset : partition.highWatermark;
+              if (p.timestamp === LATEST_TIMESTAMP) offset = lastFetchableOffset;
               else if (p.timestamp === EARLIEST_TIMESTAMP || p.timestamp === EARLIEST_LOCAL_TIMESTAMP)
                 offset = partition.log.logStartOffset;
               else {
-                const found = await partition.log.offsetForTimestamp(p.timestamp);
+                const lookup = await partition.log.offsetForTimestamp(p.timestamp);
+                const found = lookup !== null && lookup.offset < lastFetchableOffset ? lookup : null;
                 offset = found?.offset ?? -1n;
                 timestamp = found?.timestamp ?? -1n;
               }

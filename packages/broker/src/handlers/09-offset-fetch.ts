@@ -2,7 +2,9 @@
  * OffsetFetch v0-9: committed offsets of the given partitions, or of every partition the group
  * committed (null topics, v2+). A partition without a commit answers offset -1 and metadata ""
  * with no error, as Kafka. v5+ the leader epoch; v8+ several groups in one request; v9 the member
- * id and epoch (KIP-848), validated against classic groups as Kafka does.
+ * id and epoch (KIP-848), validated against classic groups as Kafka does. v7+ RequireStable: a
+ * partition with a transaction's offset commit still pending answers UNSTABLE_OFFSET_COMMIT (the
+ * consumer retries until the transaction completes).
  */
 import {
   type Encodable,
@@ -37,6 +39,7 @@ export const offsetFetchHandler = defineHandler({
     const { broker } = ctx;
     const version = ctx.header.apiVersion;
     const service = broker.groupCoordinator;
+    const requireStable = version >= 7 && request.requireStable;
     if (version >= 8) {
       const groups = await Promise.all(
         request.groups.map(async (g) => {
@@ -92,6 +95,16 @@ export const offsetFetchHandler = defineHandler({
         for (const f of fetched) {
           let topic = byTopic.get(f.topic);
           if (topic === undefined) byTopic.set(f.topic, (topic = { name: f.topic, partitions: [] }));
+          if (requireStable && svc.hasPendingTransactionalOffsets(groupId, f.topic, f.partition)) {
+            topic.partitions.push({
+              partitionIndex: f.partition,
+              committedOffset: -1n,
+              ...(v >= 5 ? { committedLeaderEpoch: -1 } : {}),
+              metadata: "",
+              errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+            });
+            continue;
+          }
           topic.partitions.push({
             partitionIndex: f.partition,
             committedOffset: f.committed?.offset ?? -1n,

@@ -1,7 +1,8 @@
 /**
  * FindCoordinator v0-6: one broker coordinates every group and transaction, so the answer is
  * always this broker (batched keys from v4). As in Kafka, the first lookup of a group creates
- * `__consumer_offsets`; an unknown key type is INVALID_REQUEST.
+ * `__consumer_offsets`, of a transactional id `__transaction_state`; an unknown key type is
+ * INVALID_REQUEST.
  */
 import { type Encodable, ErrorCode, FindCoordinatorApi, type FindCoordinatorResponse } from "@samsa/protocol";
 import { defineHandler } from "./handler.js";
@@ -42,6 +43,7 @@ export const findCoordinatorHandler = defineHandler({
       };
     }
     if (keyType === GROUP_KEY_TYPE) await ctx.broker.groupCoordinator.ensureOffsetsTopic();
+    else await ctx.broker.transactionCoordinator?.ensureStateTopic();
     // v0-3 answer one key in top-level fields, v4+ a list of coordinators; each shape's fields
     // are absent from the other's versions, where the codec accepts only their defaults.
     if (ctx.header.apiVersion < 4) {

@@ -6,6 +6,8 @@ import type { ApiDescriptor, Encodable, RequestFrameHeader } from "@samsa/protoc
 import type { Logger } from "pino";
 import type { BrokerConfig, DynamicScope } from "../config/broker-config.js";
 import type { GroupCoordinatorService } from "../coordinator/group/group-coordinator-service.js";
+import type { ProducerIdManager } from "../coordinator/producer-id-manager.js";
+import type { TransactionCoordinatorService } from "../coordinator/txn/transaction-coordinator-service.js";
 import type { FetchSessionCache } from "../fetch-session.js";
 import type { Connection } from "../network/connection.js";
 import type { TopicManager } from "../topics/topic-manager.js";
@@ -24,6 +26,10 @@ export interface BrokerContext {
   readonly fetchSessions: FetchSessionCache;
   /** Consumer groups and their committed offsets (`__consumer_offsets`). */
   readonly groupCoordinator: GroupCoordinatorService;
+  /** Producer ids for InitProducerId, unique across restarts of this node. */
+  readonly producerIds: ProducerIdManager;
+  /** Transactions and `__transaction_state`; transactional produce is refused while absent. */
+  readonly transactionCoordinator?: TransactionCoordinatorService;
   /**
    * Replaces the dynamic broker configs of one scope: validates (ConfigError naming the key),
    * persists, then applies them to every partition log.

@@ -19,7 +19,12 @@ import { apiVersionsHandler } from "./18-api-versions.js";
 import { createTopicsHandler } from "./19-create-topics.js";
 import { deleteTopicsHandler } from "./20-delete-topics.js";
 import { deleteRecordsHandler } from "./21-delete-records.js";
+import { initProducerIdHandler } from "./22-init-producer-id.js";
 import { offsetForLeaderEpochHandler } from "./23-offset-for-leader-epoch.js";
+import { addPartitionsToTxnHandler } from "./24-add-partitions-to-txn.js";
+import { addOffsetsToTxnHandler } from "./25-add-offsets-to-txn.js";
+import { endTxnHandler } from "./26-end-txn.js";
+import { txnOffsetCommitHandler } from "./28-txn-offset-commit.js";
 import { describeConfigsHandler } from "./32-describe-configs.js";
 import { alterConfigsHandler } from "./33-alter-configs.js";
 import { describeLogDirsHandler } from "./35-describe-log-dirs.js";
@@ -28,6 +33,8 @@ import { deleteGroupsHandler } from "./42-delete-groups.js";
 import { incrementalAlterConfigsHandler } from "./44-incremental-alter-configs.js";
 import { offsetDeleteHandler } from "./47-offset-delete.js";
 import { describeClusterHandler } from "./60-describe-cluster.js";
+import { describeTransactionsHandler } from "./65-describe-transactions.js";
+import { listTransactionsHandler } from "./66-list-transactions.js";
 import type { AnyHandler } from "./handler.js";
 
 export const HANDLERS: readonly AnyHandler[] = [
@@ -48,7 +55,12 @@ export const HANDLERS: readonly AnyHandler[] = [
   createTopicsHandler,
   deleteTopicsHandler,
   deleteRecordsHandler,
+  initProducerIdHandler,
   offsetForLeaderEpochHandler,
+  addPartitionsToTxnHandler,
+  addOffsetsToTxnHandler,
+  endTxnHandler,
+  txnOffsetCommitHandler,
   describeConfigsHandler,
   alterConfigsHandler,
   describeLogDirsHandler,
@@ -57,4 +69,6 @@ export const HANDLERS: readonly AnyHandler[] = [
   incrementalAlterConfigsHandler,
   offsetDeleteHandler,
   describeClusterHandler,
+  describeTransactionsHandler,
+  listTransactionsHandler,
 ];

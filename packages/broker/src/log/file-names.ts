@@ -5,7 +5,7 @@
  *   <log.dir>/recovery-point-offset-checkpoint
  *   <log.dir>/log-start-offset-checkpoint
  *   <log.dir>/.kafka_cleanshutdown
- *   <log.dir>/<topic>-<partition>/00000000000000000000.log | .index | .timeindex
+ *   <log.dir>/<topic>-<partition>/00000000000000000000.log | .index | .timeindex | .txnindex | .snapshot
  *   <log.dir>/<topic>-<partition>/leader-epoch-checkpoint
  *
  * A segment's files are named by its base offset, zero-padded to 20 digits so that a plain
@@ -16,7 +16,7 @@ import path from "node:path";
 export const LOG_FILE_SUFFIX = ".log";
 export const INDEX_FILE_SUFFIX = ".index";
 export const TIME_INDEX_FILE_SUFFIX = ".timeindex";
-/** Hooks for later work: the transaction index, producer state snapshots and the cleaner's swap files. */
+/** The transaction index, producer state snapshots and the cleaner's swap files. */
 export const TXN_INDEX_FILE_SUFFIX = ".txnindex";
 export const PRODUCER_SNAPSHOT_FILE_SUFFIX = ".snapshot";
 export const CLEANED_FILE_SUFFIX = ".cleaned";
@@ -45,6 +45,9 @@ export function offsetIndexFileName(dir: string, baseOffset: bigint): string {
 }
 export function timeIndexFileName(dir: string, baseOffset: bigint): string {
   return path.join(dir, filenamePrefixFromOffset(baseOffset) + TIME_INDEX_FILE_SUFFIX);
+}
+export function txnIndexFileName(dir: string, baseOffset: bigint): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + TXN_INDEX_FILE_SUFFIX);
 }
 
 /** The base offset of `00000000000000000123.log`, or null when the name is not a segment file. */

@@ -45,6 +45,8 @@ export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
 export const DEFAULT_FLUSH_CHECK_INTERVAL_MS = 1000;
 /** Kafka's log.retention.check.interval.ms: how often retention runs over every log. */
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 300_000;
+/** Kafka's producer.id.expiration.check.interval.ms. */
+export const DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS = 600_000;
 
 export interface LogManagerOptions {
   logDir: string;
@@ -60,6 +62,8 @@ export interface LogManagerOptions {
   recoveryConcurrency?: number;
   /** Written into the clean shutdown marker (KIP-966); -1 when unknown. */
   brokerEpoch?: number;
+  /** producer.id.expiration.ms for every log. */
+  producerIdExpirationMs?: number;
 }
 
 export class LogManager {
@@ -106,6 +110,7 @@ export class LogManager {
       onOffline: (log: Log, error: Error) =>
         this.logger.error({ partition: topicPartitionKey(log.topicPartition), err: error }, "partition offline"),
       checkpointLogStartOffset: () => this.checkpointLogStartOffsets(),
+      producerIdExpirationMs: this.opts.producerIdExpirationMs,
     };
   }
 
@@ -297,7 +302,13 @@ export class LogManager {
    * (timers are unref'd: they never keep the process alive; a task never overlaps itself).
    */
   startScheduler(
-    opts: { flushCheckIntervalMs?: number; checkpointIntervalMs?: number; retentionCheckIntervalMs?: number } = {},
+    opts: {
+      flushCheckIntervalMs?: number;
+      checkpointIntervalMs?: number;
+      retentionCheckIntervalMs?: number;
+      /** producer.id.expiration.check.interval.ms. */
+      producerIdExpirationCheckIntervalMs?: number;
+    } = {},
   ): void {
     const every = (ms: number, task: () => Promise<void>) => {
       let running = false;
@@ -318,6 +329,22 @@ export class LogManager {
     every(opts.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS, async () => {
       await this.cleanupLogs();
     });
+    every(opts.producerIdExpirationCheckIntervalMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS, () =>
+      this.removeExpiredProducers().then(() => undefined),
+    );
+  }
+
+  /** The producer expiration task (Kafka's PeriodicProducerExpirationCheck) over every online log. */
+  async removeExpiredProducers(): Promise<number> {
+    let removed = 0;
+    for (const log of this.allLogs()) {
+      if (log.isOffline) continue;
+      removed += await log.removeExpiredProducers().catch((err) => {
+        this.logger.warn({ partition: topicPartitionKey(log.topicPartition), err }, "producer expiration failed");
+        return 0;
+      });
+    }
+    return removed;
   }
 
   /**

@@ -8,15 +8,23 @@
  * `index.interval.bytes` were appended since the previous entry, by the same rule in append and
  * in recovery, so a rebuilt index is identical to the one built while appending.
  *
- * Hooks for later work: a transaction index (`.txnindex`) sits next to the two indexes and is
- * truncated, rebuilt and deleted with them; the cleaner replaces a segment by writing a new one
- * under `.cleaned`, renaming it `.swap`, and swapping it in (LogSegments.replace).
+ * The transaction index (`.txnindex`, TransactionIndex: the aborted transactions whose ABORT
+ * marker is in the segment) sits next to the two indexes and is truncated, renamed and deleted
+ * with them; the log appends to it when a marker completes a transaction, and the loader rebuilds
+ * it from the batches when it recovers the segment. The cleaner replaces a segment by writing a
+ * new one under `.cleaned`, renaming it `.swap`, and swapping it in (LogSegments.replace).
  */
 import fsp from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Clock } from "./config.js";
 import { CorruptIndexError } from "./errors.js";
-import { DELETED_FILE_SUFFIX, logFileName, offsetIndexFileName, timeIndexFileName } from "./file-names.js";
+import {
+  DELETED_FILE_SUFFIX,
+  logFileName,
+  offsetIndexFileName,
+  timeIndexFileName,
+  txnIndexFileName,
+} from "./file-names.js";
 import { FileRecords } from "./file-records.js";
 import type { FileSystem } from "./file-system.js";
 import type { LeaderEpochFileCache } from "./leader-epoch-cache.js";
@@ -31,6 +39,7 @@ import {
 } from "./records.js";
 import { SegmentTail } from "./segment-tail.js";
 import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from "./time-index.js";
+import { TransactionIndex } from "./transaction-index.js";
 
 /** Recovery reads the segment this much at a time (a batch larger than this is read whole). */
 const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -95,6 +104,7 @@ export class LogSegment {
     readonly log: FileRecords,
     readonly offsetIndex: OffsetIndex,
     readonly timeIndex: TimeIndex,
+    readonly txnIndex: TransactionIndex,
     active: boolean,
     readonly rollJitterMs: number,
   ) {
@@ -112,30 +122,38 @@ export class LogSegment {
       ctx.segmentIndexBytes,
     );
     const timeIndex = new TimeIndex(ctx.fs, timeIndexFileName(ctx.dir, baseOffset), baseOffset, ctx.segmentIndexBytes);
-    return { log, offsetIndex, timeIndex };
+    let txnIndex: TransactionIndex;
+    try {
+      txnIndex = await TransactionIndex.open(ctx.fs, txnIndexFileName(ctx.dir, baseOffset), baseOffset);
+    } catch (e) {
+      await log.close();
+      throw e;
+    }
+    return { log, offsetIndex, timeIndex, txnIndex };
   }
 
   /** A new, empty, active segment; any leftover files with this base offset are emptied. */
   static async create(ctx: SegmentContext, baseOffset: bigint, rollJitterMs = 0): Promise<LogSegment> {
-    const { log, offsetIndex, timeIndex } = await LogSegment.openFiles(ctx, baseOffset, true);
+    const { log, offsetIndex, timeIndex, txnIndex } = await LogSegment.openFiles(ctx, baseOffset, true);
     try {
       await offsetIndex.createEmpty();
       await timeIndex.createEmpty();
+      await txnIndex.reset();
     } catch (e) {
-      await Promise.allSettled([log.close(), offsetIndex.closeHandle(), timeIndex.closeHandle()]);
+      await Promise.allSettled([log.close(), offsetIndex.closeHandle(), timeIndex.closeHandle(), txnIndex.close()]);
       throw e;
     }
-    const segment = new LogSegment(ctx, baseOffset, log, offsetIndex, timeIndex, true, rollJitterMs);
+    const segment = new LogSegment(ctx, baseOffset, log, offsetIndex, timeIndex, txnIndex, true, rollJitterMs);
     segment.indexesChecked = Promise.resolve();
     return segment;
   }
 
   /** An existing segment; its indexes are read on first use (or rebuilt by recover()). */
   static async open(ctx: SegmentContext, baseOffset: bigint): Promise<LogSegment> {
-    const { log, offsetIndex, timeIndex } = await LogSegment.openFiles(ctx, baseOffset, false);
+    const { log, offsetIndex, timeIndex, txnIndex } = await LogSegment.openFiles(ctx, baseOffset, false);
     offsetIndex.markLazy();
     timeIndex.markLazy();
-    return new LogSegment(ctx, baseOffset, log, offsetIndex, timeIndex, false, 0);
+    return new LogSegment(ctx, baseOffset, log, offsetIndex, timeIndex, txnIndex, false, 0);
   }
 
   get size(): number {
@@ -322,6 +340,8 @@ export class LogSegment {
     minOffset: bigint;
     truncate: boolean;
     leaderEpochCache?: LeaderEpochFileCache;
+    /** Called with every valid batch, in order (the loader rebuilds producer state and the .txnindex from it). */
+    onBatch?: (buf: Buffer, position: number, header: ReturnType<typeof readBatchHeader>) => void;
   }): Promise<SegmentRecoveryResult> {
     this.tail.clear();
     await this.offsetIndex.reset();
@@ -391,6 +411,7 @@ export class LogSegment {
       const cache = opts.leaderEpochCache;
       if (cache && header.partitionLeaderEpoch >= 0 && header.partitionLeaderEpoch > cache.latestEpoch())
         cache.assign(header.partitionLeaderEpoch, header.baseOffset);
+      opts.onBatch?.(chunk, rel, header);
       nextOffset = lastOffset + 1n;
       lastValidNext = nextOffset;
       batches++;
@@ -432,6 +453,7 @@ export class LogSegment {
     this.tail.clear();
     this.offsetIndex.truncateTo(offset);
     this.timeIndex.truncateTo(offset);
+    await this.txnIndex.truncateTo(offset);
     await this.makeActive();
     const removed = await this.log.truncateTo(found.position);
     this.maxTimestampAndOffset = this.timeIndex.lastEntry();
@@ -468,6 +490,7 @@ export class LogSegment {
   /** fsyncs the log (and, once inactive, the index files, whose handles are then released). */
   async flush(): Promise<void> {
     await this.log.flush();
+    await this.txnIndex.flush();
     if (!this.active) {
       await this.offsetIndex.sync();
       await this.timeIndex.sync();
@@ -482,7 +505,7 @@ export class LogSegment {
     try {
       if (this.active) await this.onBecomeInactiveSegment();
     } finally {
-      await Promise.allSettled([this.offsetIndex.closeHandle(), this.timeIndex.closeHandle()]);
+      await Promise.allSettled([this.offsetIndex.closeHandle(), this.timeIndex.closeHandle(), this.txnIndex.close()]);
       await this.log.close();
     }
   }
@@ -490,7 +513,12 @@ export class LogSegment {
   /** Closes without writing anything (the partition is offline; its files are left as they are). */
   async closeHandlers(): Promise<void> {
     this.tail.clear();
-    await Promise.allSettled([this.offsetIndex.closeHandle(), this.timeIndex.closeHandle(), this.log.close()]);
+    await Promise.allSettled([
+      this.offsetIndex.closeHandle(),
+      this.timeIndex.closeHandle(),
+      this.txnIndex.close(),
+      this.log.close(),
+    ]);
   }
 
   /**
@@ -525,6 +553,7 @@ export class LogSegment {
         if (e.code !== "ENOENT" || file === this.log.file) throw e;
       });
     }
+    await this.txnIndex.renameTo(this.txnIndex.file + DELETED_FILE_SUFFIX);
   }
 
   /** Deletes the segment's files, under their `.deleted` names once renamed (retention, recovery, truncation). */
@@ -532,5 +561,7 @@ export class LogSegment {
     await this.closeHandlers();
     for (const file of [this.log.file, this.offsetIndex.file, this.timeIndex.file])
       await fsp.rm(file + this.fileSuffix, { force: true });
+    // Its name already carries the suffix after renameToDeleted.
+    await this.txnIndex.deleteIfExists();
   }
 }

@@ -26,15 +26,27 @@
  * retention pass deletes the segments below it. Reads that raced a deletion either get the bytes
  * (handles stay open until the files go) or read again, and then get OFFSET_OUT_OF_RANGE.
  *
- * Hooks for later work: producer state snapshots / the transaction index hang off roll() and recovery.
+ * Producer state (producer-state.ts; Kafka's UnifiedLog.analyzeAndValidateProducerState): under
+ * the append lock, after offsets are assigned and before the write, the batches carrying a
+ * producer id are checked (a client's sequence and epoch; the coordinator's markers). A typed
+ * error fails the append; a retry of one of a producer's last 5 batches is answered with the
+ * offsets it was first written at, and nothing is written. After the write the state is updated,
+ * each completed transaction gets its last stable offset, an aborted one an entry in the segment's
+ * `.txnindex`. A client never writes a control batch (INVALID_RECORD, as Kafka's LogValidator).
+ * Snapshots (`<offset>.snapshot`) are taken when a segment rolls (fsynced by the background flush
+ * of the rolled segment) and on clean close; they are deleted with the segments they belong to
+ * (retention, the cleaner's swap) and below the log start offset; a truncation reloads the state
+ * from the newest snapshot at or below the new end and replays the rest. The last stable offset
+ * is min(high watermark, first unstable offset); on one node the high watermark is the log end.
  */
 import fsp from "node:fs/promises";
+import { isControlBatch } from "@samsa/protocol";
 import pino, { type Logger } from "pino";
 import { renameCleanedToSwap, renameSwapToFinal } from "./cleaner/segment-swap.js";
 import { type Clock, type LogConfig, logConfig, SYSTEM_CLOCK } from "./config.js";
-import { KafkaStorageError, OffsetOutOfRangeError } from "./errors.js";
-import { type TopicPartition, topicPartitionKey } from "./file-names.js";
-import { errnoCode, type FileSystem, nodeFileSystem, syncDir } from "./file-system.js";
+import { InvalidRecordError, KafkaStorageError, OffsetOutOfRangeError } from "./errors.js";
+import { CLEANED_FILE_SUFFIX, type TopicPartition, topicPartitionKey, txnIndexFileName } from "./file-names.js";
+import { errnoCode, type FileSystem, nodeFileSystem, syncDir, writeFully } from "./file-system.js";
 import type { LeaderEpochFileCache } from "./leader-epoch-cache.js";
 import { loadLog } from "./log-loader.js";
 import { type AppendedBatch, LogSegment, type SegmentContext } from "./log-segment.js";
@@ -50,8 +62,45 @@ import {
   type PartitionLog,
   type ReadOptions,
 } from "./partition-log.js";
+import {
+  batchFirstOffset,
+  type ProducerBatch,
+  type ProducerStateEntry,
+  ProducerStateManager,
+  producerBatchAt,
+} from "./producer-state.js";
+import { completeTransactions, hasProducerId, rebuildProducerState } from "./producer-state-log.js";
+import type { ProducerSnapshots } from "./producer-state-snapshot.js";
 import { setBaseOffset, setPartitionLeaderEpoch } from "./records.js";
 import { NO_TIMESTAMP, type TimestampOffset } from "./time-index.js";
+import {
+  ABORTED_TXN_SIZE,
+  type AbortedTxn,
+  collectAbortedTransactions,
+  encodeAbortedTxn,
+  type TransactionIndex,
+} from "./transaction-index.js";
+
+/** Where the attributes sit in a batch header. */
+const ATTRIBUTES_OFFSET = 21;
+/** Where the base sequence sits in a batch header. */
+const BASE_SEQUENCE_OFFSET = 53;
+
+/** fsyncs a file written without one (a snapshot taken on roll); gone already is fine (retention). */
+async function syncFileIfExists(fs: FileSystem, file: string): Promise<void> {
+  let fh: Awaited<ReturnType<FileSystem["open"]>>;
+  try {
+    fh = await fs.open(file, "r");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return;
+    throw e;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 /** Write errors after which the file is cut back and the partition stays online: the disk is full, not broken. */
 const RECOVERABLE_WRITE_ERRORS = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
@@ -80,6 +129,8 @@ export interface LogOptions {
    * on disk; segment deletion needs no checkpoint (the loader starts the log at its first segment).
    */
   checkpointLogStartOffset?: (log: Log) => Promise<void>;
+  /** producer.id.expiration.ms (a broker config): idle producers are forgotten after it. */
+  producerIdExpirationMs?: number;
 }
 
 /** Segments removed from the log whose files (renamed `.deleted`) are deleted at `dueMs` on the log's clock. */
@@ -116,6 +167,10 @@ export class Log implements PartitionLog {
   private closed = false;
   private pendingFileDeletions: PendingFileDeletion[] = [];
   private fileDeletionTimer: NodeJS.Timeout | null = null;
+  private readonly producerState: ProducerStateManager;
+  private readonly producerSnapshots: ProducerSnapshots | null;
+  /** Snapshots written on roll without an fsync; the flush of the rolled segment syncs them. */
+  private unsyncedSnapshots: string[] = [];
 
   private constructor(
     opts: LogOptions,
@@ -127,6 +182,8 @@ export class Log implements PartitionLog {
       nextOffset: bigint;
       logStartOffset: bigint;
       recoveryPoint: bigint;
+      producerState: ProducerStateManager;
+      producerSnapshots: ProducerSnapshots | null;
     },
   ) {
     this.topicPartition = opts.topicPartition;
@@ -145,6 +202,8 @@ export class Log implements PartitionLog {
     this.nextOffset = loaded.nextOffset;
     this.logStartOffsetValue = loaded.logStartOffset;
     this.recoveryPointValue = loaded.recoveryPoint;
+    this.producerState = loaded.producerState;
+    this.producerSnapshots = loaded.producerSnapshots;
     this.lastFlushMs = this.time.nowMs();
   }
 
@@ -164,6 +223,8 @@ export class Log implements PartitionLog {
       recoveryPoint: opts.recoveryPoint ?? 0n,
       logStartOffset: opts.logStartOffset,
       hadCleanShutdown: opts.hadCleanShutdown ?? false,
+      producerIdExpirationMs: opts.producerIdExpirationMs,
+      partition: topicPartitionKey(opts.topicPartition),
     });
     logger.debug(
       {
@@ -187,6 +248,8 @@ export class Log implements PartitionLog {
       nextOffset: 0n,
       logStartOffset: 0n,
       recoveryPoint: 0n,
+      producerState: new ProducerStateManager({ clock: opts.time ?? SYSTEM_CLOCK }),
+      producerSnapshots: null,
     });
     log.offlineError = error;
     return log;
@@ -245,6 +308,50 @@ export class Log implements PartitionLog {
     return this.segments.baseOffsets();
   }
 
+  // ---- producer state and transactions ----
+
+  /**
+   * The offset below which every transaction is decided (Kafka's lastStableOffset): a
+   * read_committed consumer reads up to it. min(high watermark, first unstable offset); on one
+   * node the high watermark is the log end offset.
+   */
+  get lastStableOffset(): bigint {
+    const firstUnstable = this.producerState.firstUnstableOffset();
+    return firstUnstable !== null && firstUnstable < this.nextOffset ? firstUnstable : this.nextOffset;
+  }
+
+  /**
+   * The aborted transactions overlapping [fetchOffset, upperBoundOffset), from the `.txnindex`
+   * of the segment holding `fetchOffset` on (Kafka's LocalLog.collectAbortedTransactions).
+   */
+  collectAbortedTransactions(fetchOffset: bigint, upperBoundOffset: bigint): AbortedTxn[] {
+    const indexes: TransactionIndex[] = this.segments.range(fetchOffset).map((s) => s.txnIndex);
+    return collectAbortedTransactions(indexes, fetchOffset, upperBoundOffset);
+  }
+
+  /** What the partition knows of a producer (tests and tools). */
+  producerStateOf(producerId: bigint): ProducerStateEntry | undefined {
+    return this.producerState.lastEntry(producerId);
+  }
+
+  get producerIdCount(): number {
+    return this.producerState.producerIdCount;
+  }
+
+  /** Offsets of the `.snapshot` files, ascending (tests and tools). */
+  producerSnapshotOffsets(): bigint[] {
+    return this.producerSnapshots?.offsets() ?? [];
+  }
+
+  /**
+   * Forgets producers idle for producer.id.expiration.ms (never one with an open transaction);
+   * the broker's producer.id.expiration.check.interval.ms task calls it. Returns how many went.
+   */
+  removeExpiredProducers(nowMs: number = this.time.nowMs()): Promise<number> {
+    if (this.offlineError || this.closed) return Promise.resolve(0);
+    return this.enqueue(async () => this.producerState.removeExpiredProducers(nowMs).length);
+  }
+
   /** The segments (read-only view, for tools and tests). */
   logSegments(): readonly LogSegment[] {
     return this.segments.all();
@@ -292,9 +399,28 @@ export class Log implements PartitionLog {
   async append(records: Buffer, opts: AppendOptions = {}): Promise<LogAppendInfo> {
     this.checkOnline();
     const validated = validateRecords(records, this.config, true, topicPartitionKey(this.topicPartition));
+    if ((opts.origin ?? "client") === "client") this.validateClientBatches(records, validated.batches);
     const info = await this.enqueue(() => this.appendLocked(records, validated.batches, validated.recordCount, opts));
     await this.maybeFlushAfterAppend(info.lastOffset + 1n);
     return info;
+  }
+
+  /** Kafka's LogValidator checks for a client's batches: no control batch, a sequence with every producer id. */
+  private validateClientBatches(records: Buffer, batches: ReturnType<typeof validateRecords>["batches"]): void {
+    for (const b of batches) {
+      if (isControlBatch(records.readInt16BE(b.position + ATTRIBUTES_OFFSET)))
+        throw new InvalidRecordError(
+          `Clients are not allowed to write control records in topic partition ${topicPartitionKey(this.topicPartition)}`,
+        );
+      if (hasProducerId(records, b.position)) {
+        const baseSequence = records.readInt32BE(b.position + BASE_SEQUENCE_OFFSET);
+        if (baseSequence < 0)
+          throw new InvalidRecordError(
+            `Invalid sequence number ${baseSequence} in record batch with producerId ` +
+              `${records.readBigInt64BE(b.position + 43)} in topic partition ${topicPartitionKey(this.topicPartition)}`,
+          );
+      }
+    }
   }
 
   private async appendLocked(
@@ -310,8 +436,10 @@ export class Log implements PartitionLog {
     let offsetOfMaxTimestamp = firstOffset;
     const batches: AppendedBatch[] = [];
     const epochs: { epoch: number; startOffset: bigint }[] = [];
+    let producerBatches: ProducerBatch[] | null = null;
     for (const b of validated) {
       setBaseOffset(records, b.position, offset);
+      if (hasProducerId(records, b.position)) (producerBatches ??= []).push(producerBatchAt(records, b.position)!);
       const epoch = opts.leaderEpoch ?? b.partitionLeaderEpoch;
       if (opts.leaderEpoch !== undefined) setPartitionLeaderEpoch(records, b.position, opts.leaderEpoch);
       if (epoch >= 0) epochs.push({ epoch, startOffset: offset });
@@ -324,9 +452,38 @@ export class Log implements PartitionLog {
       offset = lastOffset + 1n;
     }
     const lastOffset = offset - 1n;
+    const origin = opts.origin ?? "client";
+    const analysis = producerBatches === null ? null : this.producerState.analyzeAppend(producerBatches, origin);
+    if (analysis !== null && analysis.duplicate !== null) {
+      // A retry of a batch already written: answered with its offsets, nothing written (Kafka's duplicate path).
+      const dup = analysis.duplicate;
+      return {
+        firstOffset: batchFirstOffset(dup),
+        lastOffset: dup.lastOffset,
+        maxTimestamp: dup.timestamp,
+        offsetOfMaxTimestamp: dup.lastOffset,
+        recordCount: 0,
+        validBytes: 0,
+        logStartOffset: this.logStartOffsetValue,
+        duplicate: true,
+      };
+    }
     const segment = await this.maybeRoll(records.length, maxTimestamp, lastOffset);
     await this.writeToSegment(segment, records, batches);
     this.nextOffset = offset;
+    if (analysis !== null) {
+      this.producerState.applyAppend(analysis);
+      if (analysis.completedTxns.length > 0) {
+        try {
+          await completeTransactions(this.producerState, analysis.completedTxns, (t) => segment.txnIndex.append(t));
+        } catch (e) {
+          throw this.fail("writing the transaction index", e);
+        }
+      }
+    }
+    this.producerState.updateMapEndOffset(offset);
+    // One node: the high watermark is the log end offset, so a completed transaction is stable at once.
+    this.producerState.onHighWatermarkUpdated(offset);
     const cache = this.leaderEpochCacheValue!;
     let epochsChanged = false;
     for (const e of epochs)
@@ -423,6 +580,16 @@ export class Log implements PartitionLog {
     }
     this.segments.add(segment);
     this.dirNeedsSync = true;
+    // A snapshot at the new segment's base offset, so recovery of the new segment starts from it.
+    // Unsynced, as Kafka: the background flush below fsyncs it with the rolled segment.
+    this.producerState.updateMapEndOffset(newOffset);
+    try {
+      const file = await this.producerSnapshots?.takeSnapshot(this.producerState, { sync: false });
+      if (file) this.unsyncedSnapshots.push(file);
+    } catch (err) {
+      // Only an optimisation of recovery: the loader replays the log when a snapshot is missing.
+      this.logger.warn({ err, offset: newOffset.toString() }, "cannot write a producer state snapshot");
+    }
     // Like Kafka, the rolled segment is fsynced in the background and the recovery point moves past it.
     this.flushUpTo(newOffset).catch(() => undefined);
     return segment;
@@ -460,8 +627,11 @@ export class Log implements PartitionLog {
   private async doFlush(): Promise<void> {
     const target = this.nextOffset;
     const segments = this.segments.range(this.recoveryPointValue, target);
+    const snapshots = this.unsyncedSnapshots;
+    this.unsyncedSnapshots = [];
     try {
       for (const s of segments) await s.flush();
+      for (const file of snapshots) await syncFileIfExists(this.segmentContext?.fs ?? nodeFileSystem, file);
       if (this.dirNeedsSync) {
         this.dirNeedsSync = false;
         await syncDir(this.dir);
@@ -589,6 +759,15 @@ export class Log implements PartitionLog {
         if (this.recoveryPointValue > offset) this.recoveryPointValue = offset;
         this.leaderEpochCacheValue!.truncateFromEnd(offset);
         await this.leaderEpochCacheValue!.flush();
+        // Kafka's truncateTo: reload from the newest snapshot at or below the new end, replay the rest.
+        if (this.producerSnapshots !== null)
+          await rebuildProducerState(this.producerState, this.producerSnapshots, this.segments, {
+            logStartOffset: this.logStartOffsetValue,
+            logEndOffset: offset,
+            nowMs: this.time.nowMs(),
+            logger: this.logger,
+          });
+        this.producerState.onHighWatermarkUpdated(offset);
       } catch (e) {
         throw this.fail("truncate", e);
       } finally {
@@ -623,6 +802,8 @@ export class Log implements PartitionLog {
     if (offset <= this.logStartOffsetValue) return false;
     this.logStartOffsetValue = offset;
     this.logger.info({ logStartOffset: offset.toString(), reason }, "incremented log start offset");
+    this.producerState.onLogStartOffsetIncremented(offset);
+    this.producerSnapshots?.onLogStartOffsetIncremented(offset);
     this.leaderEpochCacheValue!.truncateFromStart(offset);
     try {
       await this.leaderEpochCacheValue!.flush();
@@ -719,6 +900,8 @@ export class Log implements PartitionLog {
     for (const segment of deletable) this.segments.remove(segment.baseOffset);
     try {
       for (const segment of deletable) await segment.renameToDeleted();
+      // The snapshots of the deleted segments go with them (Kafka's deleteProducerSnapshots).
+      await this.producerSnapshots?.deleteSnapshotsBefore(newLogStartOffset);
     } catch (e) {
       throw this.fail("renaming deleted segments", e);
     }
@@ -815,6 +998,9 @@ export class Log implements PartitionLog {
       try {
         // Their lazily loaded indexes must be read now: the index files are about to be renamed.
         for (const s of old) await s.ensureIndexes();
+        // The cleaner keeps markers and transactional batches as they are: the replaced segments'
+        // aborted transactions stay true of the cleaned segment.
+        for (const g of groups) await this.writeCleanedTxnIndex(g.baseOffset, g.replaces);
         await renameCleanedToSwap(this.dir, bases, opts.onStep);
         for (const s of old) {
           await s.renameToDeleted();
@@ -827,10 +1013,34 @@ export class Log implements PartitionLog {
         throw this.fail("swapping in cleaned segments", e);
       }
       this.segments.replace(replacements, old);
+      // A replaced segment whose base offset no longer starts a segment takes its snapshot with it.
+      for (const s of old)
+        if (!bases.includes(s.baseOffset))
+          await this.producerSnapshots?.removeAndDelete(s.baseOffset).catch((err) => {
+            this.logger.warn({ err, offset: s.baseOffset.toString() }, "cannot delete a producer snapshot");
+          });
       this.pendingFileDeletions.push({ dueMs: this.time.nowMs() + this.config.fileDeleteDelayMs, segments: old });
       this.armFileDeletionTimer();
       return true;
     });
+  }
+
+  /** `<base>.txnindex.cleaned`, fsynced, with the aborted transactions of the segments it replaces (none: no file). */
+  private async writeCleanedTxnIndex(baseOffset: bigint, replaces: readonly LogSegment[]): Promise<void> {
+    const entries = replaces.flatMap((s) => s.txnIndex.entries);
+    const file = txnIndexFileName(this.dir, baseOffset) + CLEANED_FILE_SUFFIX;
+    await fsp.rm(file, { force: true });
+    if (entries.length === 0) return;
+    const fs = this.segmentContext!.fs;
+    const fh = await fs.open(file, "w+");
+    try {
+      const buf = Buffer.alloc(entries.length * ABORTED_TXN_SIZE);
+      for (let i = 0; i < entries.length; i++) encodeAbortedTxn(entries[i]!, buf, i * ABORTED_TXN_SIZE);
+      await writeFully(fh, buf, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 
   // ---- close ----
@@ -851,6 +1061,8 @@ export class Log implements PartitionLog {
     }
     try {
       await this.flush();
+      // Kafka's close: a snapshot at the log end, so the next start replays nothing.
+      await this.producerSnapshots?.takeSnapshot(this.producerState);
       for (const s of this.segments.all()) await s.close();
       await this.leaderEpochCacheValue!.flush();
       if (this.dirNeedsSync) await syncDir(this.dir);

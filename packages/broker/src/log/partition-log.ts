@@ -11,6 +11,12 @@ export interface AppendOptions {
    * learns where it starts. When absent, batches keep the epoch they carry.
    */
   leaderEpoch?: number;
+  /**
+   * Who appends (Kafka's AppendOrigin): a client's batches get every producer check and may not
+   * be control batches; the coordinator's (transaction markers, group metadata) only the epoch
+   * and coordinator-epoch checks. Default "client".
+   */
+  origin?: "client" | "coordinator";
 }
 
 /** What an append did (Kafka's LogAppendInfo). */
@@ -23,6 +29,11 @@ export interface LogAppendInfo {
   recordCount: number;
   validBytes: number;
   logStartOffset: bigint;
+  /**
+   * A retry of a batch the producer state remembers: nothing was written, the offsets are those
+   * it was first written at (Kafka answers the produce with them).
+   */
+  duplicate?: boolean;
 }
 
 export interface ReadOptions {

@@ -92,7 +92,9 @@ async function checkLog(
 
   const names = await fsp.readdir(dir);
   assert.deepEqual(
-    names.filter((n) => !/^\d{20}\.(log|index|timeindex)$/.test(n) && n !== "leader-epoch-checkpoint"),
+    names.filter(
+      (n) => !/^\d{20}\.(log|index|timeindex|txnindex|snapshot)$/.test(n) && n !== "leader-epoch-checkpoint",
+    ),
     [],
     "no .deleted, .tmp or stray files after recovery",
   );

@@ -6,6 +6,7 @@
 import type { Uuid } from "@samsa/protocol";
 import type { Log } from "../log/log.js";
 import type { AppendOptions, LogAppendInfo } from "../log/partition-log.js";
+import type { AbortedTxn } from "../log/transaction-index.js";
 
 export class Partition {
   /** Single node: this broker is always the leader; the epoch moves only with a future controller. */
@@ -24,6 +25,20 @@ export class Partition {
     return this.log.logEndOffset;
   }
 
+  /** The offset a read_committed consumer reads up to: no undecided transaction below it. */
+  get lastStableOffset(): bigint {
+    return this.log.lastStableOffset;
+  }
+
+  /** The aborted transactions overlapping [fetchOffset, upperBoundOffset), for a read_committed Fetch. */
+  collectAbortedTransactions(fetchOffset: bigint, upperBoundOffset: bigint): AbortedTxn[] {
+    return this.log.collectAbortedTransactions(fetchOffset, upperBoundOffset);
+  }
+
+  /**
+   * Appends as the log does; `origin: "coordinator"` for transaction markers and the
+   * coordinators' own records (a client may not write control batches).
+   */
   async append(records: Buffer, opts?: AppendOptions): Promise<LogAppendInfo> {
     const info = await this.log.append(records, opts);
     if (this.waiters.size > 0) for (const w of [...this.waiters]) w();

@@ -3,6 +3,7 @@
  * out at once when none is in flight; writes that arrive meanwhile are merged into the next
  * batch, so a burst of commits costs one append (one file write) instead of one each. Each
  * caller's records stay together and in arrival order; a failed append fails every caller in it.
+ * When `write` reports the batch's base offset, each caller learns the offset of its first record.
  */
 import type { RecordInput } from "@samsa/protocol";
 
@@ -12,7 +13,7 @@ export const MAX_COALESCED_BYTES = 512 * 1024;
 interface Pending {
   records: RecordInput[];
   bytes: number;
-  resolve: () => void;
+  resolve: (firstOffset: bigint | undefined) => void;
   reject: (e: unknown) => void;
 }
 
@@ -21,11 +22,12 @@ export class CoalescingAppender {
   private writing = false;
 
   constructor(
-    private readonly write: (records: RecordInput[]) => Promise<void>,
+    private readonly write: (records: RecordInput[]) => Promise<unknown>,
     private readonly maxBytes = MAX_COALESCED_BYTES,
   ) {}
 
-  append(records: RecordInput[]): Promise<void> {
+  /** Resolves with the log offset of the caller's first record, when the writer reports it. */
+  append(records: RecordInput[]): Promise<bigint | undefined> {
     let bytes = 0;
     for (const r of records) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
     return new Promise((resolve, reject) => {
@@ -45,8 +47,12 @@ export class CoalescingAppender {
         taken.push(next);
       }
       try {
-        await this.write(taken.length === 1 ? taken[0]!.records : taken.flatMap((p) => p.records));
-        for (const p of taken) p.resolve();
+        const baseOffset = await this.write(taken.length === 1 ? taken[0]!.records : taken.flatMap((p) => p.records));
+        let at = typeof baseOffset === "bigint" ? baseOffset : undefined;
+        for (const p of taken) {
+          p.resolve(at);
+          if (at !== undefined) at += BigInt(p.records.length);
+        }
       } catch (e) {
         for (const p of taken) p.reject(e);
       }

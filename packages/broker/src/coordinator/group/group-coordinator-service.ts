@@ -14,10 +14,18 @@
  *   uses; a request's records stay in one batch, and requests arriving while a write is in flight
  *   share the next one (CoalescingAppender). The in-memory state changes only after the append
  *   succeeded: an acknowledged commit is on disk with the durability of an acks=all produce.
+ * - TxnOffsetCommit writes its records in a transactional batch (the producer's id and epoch);
+ *   they stay pending, invisible to OffsetFetch, until the transaction coordinator's marker on the
+ *   group's partition commits them (they then replace an older plain commit) or aborts them
+ *   (Kafka's OffsetMetadataManager: pendingTransactionalOffsets, replayEndTransactionMarker).
+ *   Replay does the same with the transactional batches and control batches it finds.
  */
 import {
+  ControlRecordType,
+  controlRecordTypeOf,
   decodeRecordBatch,
   ErrorCode,
+  encodeEndTxnMarkerBatch,
   encodeRecordBatch,
   isControlBatch,
   isTransactional,
@@ -67,6 +75,22 @@ export interface OffsetCommitEntry {
   expireTimestampMs: number | null;
 }
 
+/** One pending transactional offset (Kafka keeps them by producer id, then group, then partition). */
+interface PendingTxnOffset {
+  topic: string;
+  partition: number;
+  committed: CommittedOffset;
+}
+
+export interface TxnOffsetCommitCheck {
+  /** -1 (and an empty member id) from producers before TxnOffsetCommit v3. */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  producerId: bigint;
+  producerEpoch: number;
+}
+
 export interface OffsetCommitCheck {
   /** The generation (classic) the committer claims; -1 for a simple (standalone) commit. */
   generationId: number;
@@ -98,6 +122,10 @@ export class GroupCoordinatorService {
   private expirationTimer: NodeJS.Timeout | null = null;
   private expiring: Promise<void> | null = null;
   private closed = false;
+  /** Transactional offsets awaiting their marker: producer id → group → `topic\0partition`. */
+  private readonly pendingTxnOffsets = new Map<bigint, Map<string, Map<string, PendingTxnOffset>>>();
+  /** The producer ids with pending offsets in each group (Kafka's openTransactionsByGroup). */
+  private readonly openTransactionsByGroup = new Map<string, Set<bigint>>();
 
   private constructor(options: GroupCoordinatorServiceOptions) {
     this.topics = options.topics;
@@ -247,12 +275,203 @@ export class GroupCoordinatorService {
     const records = entries.map((e, i) =>
       offsetCommitRecord(groupId, e.topic, e.partition, recordValueOf(committed[i]!)),
     );
-    const errorCode = await this.appendGroupRecords(groupId, records);
+    const { errorCode, firstOffset } = await this.appendGroupRecordsAt(groupId, records);
     if (errorCode !== ErrorCode.NONE) return errorCode;
     entries.forEach((e, i) => {
-      this.offsets.put(groupId, e.topic, e.partition, committed[i]!);
+      const recordOffset = firstOffset === undefined ? undefined : firstOffset + BigInt(i);
+      this.offsets.put(groupId, e.topic, e.partition, { ...committed[i]!, recordOffset });
     });
     return ErrorCode.NONE;
+  }
+
+  /**
+   * TxnOffsetCommit for one group (after the handler checked the transaction): validates the
+   * committer as Kafka's transactional offset commit does, writes the records in one
+   * transactional batch with the producer's id and epoch, and keeps them pending until the
+   * transaction's marker. Returns the error code for every entry.
+   */
+  async commitTransactionalOffsets(
+    groupId: string,
+    check: TxnOffsetCommitCheck,
+    entries: readonly OffsetCommitEntry[],
+  ): Promise<number> {
+    const partition = await this.partitionFor(groupId);
+    const validation = this.groups.validateTxnOffsetCommit(
+      groupId,
+      check.memberId,
+      check.groupInstanceId,
+      check.generationId,
+    );
+    this.armTimer();
+    if (validation !== ErrorCode.NONE || entries.length === 0) return validation;
+    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    const nowMs = this.nowMs();
+    const committed = entries.map(
+      (e): CommittedOffset => ({
+        offset: e.offset,
+        leaderEpoch: e.leaderEpoch,
+        metadata: e.metadata,
+        commitTimestampMs: e.commitTimestampMs ?? nowMs,
+        expireTimestampMs: e.expireTimestampMs,
+      }),
+    );
+    const timestamp = BigInt(nowMs);
+    // Kafka's coordinator runtime: a transactional batch at sequence 0, appended as the coordinator.
+    const batch = encodeRecordBatch({
+      records: entries.map((e, i) => ({
+        ...offsetCommitRecord(groupId, e.topic, e.partition, recordValueOf(committed[i]!)),
+        timestamp,
+      })),
+      baseTimestamp: timestamp,
+      producerId: check.producerId,
+      producerEpoch: check.producerEpoch,
+      baseSequence: 0,
+      isTransactional: true,
+    });
+    let firstOffset: bigint;
+    try {
+      const appendOptions = { leaderEpoch: partition.leaderEpoch, origin: "coordinator" as const };
+      firstOffset = (await partition.append(batch, appendOptions)).firstOffset;
+    } catch (e) {
+      return appendErrorCode(e, this.log);
+    }
+    entries.forEach((e, i) => {
+      this.putPendingTxnOffset(check.producerId, groupId, e.topic, e.partition, {
+        ...committed[i]!,
+        recordOffset: firstOffset + BigInt(i),
+      });
+    });
+    return ErrorCode.NONE;
+  }
+
+  /** Whether a transaction has an offset pending for this partition (OffsetFetch's requireStable). */
+  hasPendingTransactionalOffsets(groupId: string, topic: string, partition: number): boolean {
+    const producerIds = this.openTransactionsByGroup.get(groupId);
+    if (producerIds === undefined) return false;
+    const key = offsetKey(topic, partition);
+    for (const producerId of producerIds) {
+      if (this.pendingTxnOffsets.get(producerId)?.get(groupId)?.has(key)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The transaction coordinator's marker for one `__consumer_offsets` partition (Kafka's
+   * completeTransaction): appends the control batch, then commits (makes visible) or aborts
+   * (drops) the producer's pending offsets of the groups in that partition.
+   */
+  async completeTransaction(
+    partitionIndex: number,
+    producerId: bigint,
+    producerEpoch: number,
+    coordinatorEpoch: number,
+    commit: boolean,
+  ): Promise<number> {
+    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    let partition: Partition;
+    try {
+      const topic = await this.ensureOffsetsTopic();
+      const found = topic.partitions[partitionIndex];
+      if (found === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      partition = found;
+    } catch (e) {
+      return appendErrorCode(e, this.log);
+    }
+    const marker = encodeEndTxnMarkerBatch({
+      producerId,
+      producerEpoch,
+      commit,
+      coordinatorEpoch,
+      timestamp: BigInt(this.nowMs()),
+    });
+    try {
+      const appendOptions = { leaderEpoch: partition.leaderEpoch, origin: "coordinator" as const };
+      await partition.append(marker, appendOptions);
+    } catch (e) {
+      if (e instanceof KafkaError) return e.code;
+      this.log.error({ err: e }, "transaction marker on __consumer_offsets failed");
+      return ErrorCode.UNKNOWN_SERVER_ERROR;
+    }
+    const partitions = this.offsetsPartitionCount();
+    this.replayEndTransactionMarker(producerId, commit, (groupId) =>
+      partitions === undefined ? true : consumerOffsetsPartitionFor(groupId, partitions) === partitionIndex,
+    );
+    return ErrorCode.NONE;
+  }
+
+  private offsetsPartitionCount(): number | undefined {
+    return this.topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length;
+  }
+
+  private putPendingTxnOffset(
+    producerId: bigint,
+    groupId: string,
+    topic: string,
+    partition: number,
+    committed: CommittedOffset,
+  ): void {
+    let groups = this.pendingTxnOffsets.get(producerId);
+    if (groups === undefined) this.pendingTxnOffsets.set(producerId, (groups = new Map()));
+    let offsets = groups.get(groupId);
+    if (offsets === undefined) groups.set(groupId, (offsets = new Map()));
+    offsets.set(offsetKey(topic, partition), { topic, partition, committed });
+    let open = this.openTransactionsByGroup.get(groupId);
+    if (open === undefined) this.openTransactionsByGroup.set(groupId, (open = new Set()));
+    open.add(producerId);
+  }
+
+  /**
+   * Kafka's replayEndTransactionMarker for the groups `inPartition` accepts: a commit moves the
+   * producer's pending offsets into the store unless a plain commit was written after them.
+   */
+  private replayEndTransactionMarker(
+    producerId: bigint,
+    commit: boolean,
+    inPartition: (groupId: string) => boolean,
+  ): void {
+    const groups = this.pendingTxnOffsets.get(producerId);
+    if (groups === undefined) return;
+    for (const [groupId, offsets] of [...groups]) {
+      if (!inPartition(groupId)) continue;
+      groups.delete(groupId);
+      const open = this.openTransactionsByGroup.get(groupId);
+      open?.delete(producerId);
+      if (open?.size === 0) this.openTransactionsByGroup.delete(groupId);
+      if (!commit) continue;
+      for (const { topic, partition, committed } of offsets.values()) {
+        const existing = this.offsets.get(groupId, topic, partition);
+        const newer =
+          existing === undefined ||
+          existing.recordOffset === undefined ||
+          committed.recordOffset === undefined ||
+          committed.recordOffset > existing.recordOffset;
+        if (newer) this.offsets.put(groupId, topic, partition, committed);
+      }
+    }
+    if (groups.size === 0) this.pendingTxnOffsets.delete(producerId);
+  }
+
+  /** A tombstone (or a deleted group) also removes the partitions' pending transactional offsets, as Kafka. */
+  private dropPendingTxnOffsets(groupId: string, partitions: readonly TopicPartitionRef[] | null): void {
+    const producerIds = this.openTransactionsByGroup.get(groupId);
+    if (producerIds === undefined) return;
+    for (const producerId of producerIds) {
+      const offsets = this.pendingTxnOffsets.get(producerId)?.get(groupId);
+      if (offsets === undefined) continue;
+      if (partitions === null) offsets.clear();
+      else for (const p of partitions) offsets.delete(offsetKey(p.topic, p.partition));
+    }
+  }
+
+  /** The partitions with only pending transactional offsets (they need tombstones of their own on deletion). */
+  private pendingOnlyPartitions(groupId: string): TopicPartitionRef[] {
+    const out = new Map<string, TopicPartitionRef>();
+    for (const producerId of this.openTransactionsByGroup.get(groupId) ?? []) {
+      for (const [key, p] of this.pendingTxnOffsets.get(producerId)?.get(groupId) ?? []) {
+        if (this.offsets.get(groupId, p.topic, p.partition) === undefined) out.set(key, p);
+      }
+    }
+    return [...out.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
   }
 
   /** Committed offsets of a group: the given partitions, or every one when `partitions` is null. */
@@ -278,7 +497,10 @@ export class GroupCoordinatorService {
       groupId,
       present.map((p) => offsetCommitRecord(groupId, p.topic, p.partition, null)),
     );
-    if (errorCode === ErrorCode.NONE) for (const p of present) this.offsets.delete(groupId, p.topic, p.partition);
+    if (errorCode === ErrorCode.NONE) {
+      for (const p of present) this.offsets.delete(groupId, p.topic, p.partition);
+      this.dropPendingTxnOffsets(groupId, present);
+    }
     return errorCode;
   }
 
@@ -296,15 +518,18 @@ export class GroupCoordinatorService {
     const description = this.groups.describeGroup(groupId);
     if (description === undefined || description.state === "Dead") return ErrorCode.GROUP_ID_NOT_FOUND;
     if (description.state !== "Empty") return ErrorCode.NON_EMPTY_GROUP;
-    const records = this.offsets
-      .partitionsOf(groupId)
-      .map((p) => offsetCommitRecord(groupId, p.topic, p.partition, null));
+    const records = [...this.offsets.partitionsOf(groupId), ...this.pendingOnlyPartitions(groupId)].map((p) =>
+      offsetCommitRecord(groupId, p.topic, p.partition, null),
+    );
     records.push(groupMetadataRecord(groupId, null));
     const errorCode = await this.appendGroupRecords(groupId, records);
     if (errorCode !== ErrorCode.NONE) return errorCode;
     // The group may have gained members while the tombstones were written: then it stays.
     const result = this.groups.deleteGroup(groupId);
-    if (result === ErrorCode.NONE) this.offsets.deleteGroup(groupId);
+    if (result === ErrorCode.NONE) {
+      this.offsets.deleteGroup(groupId);
+      this.dropPendingTxnOffsets(groupId, null);
+    }
     this.armTimer();
     return result;
   }
@@ -339,7 +564,8 @@ export class GroupCoordinatorService {
         removedOffsets += expired.length;
       }
       const group = this.groups.describeGroup(groupId);
-      if (group?.state === "Empty" && !this.offsets.hasOffsets(groupId)) {
+      // A group with a transaction's offsets pending stays until the marker (Kafka).
+      if (group?.state === "Empty" && !this.offsets.hasOffsets(groupId) && !this.openTransactionsByGroup.has(groupId)) {
         const errorCode = await this.appendGroupRecords(groupId, [groupMetadataRecord(groupId, null)]);
         if (errorCode === ErrorCode.NONE && this.groups.deleteGroup(groupId) === ErrorCode.NONE) removedGroups++;
       }
@@ -372,7 +598,15 @@ export class GroupCoordinatorService {
 
   /** Appends records to the group's partition as one batch; the error code a group API answers with. */
   private async appendGroupRecords(groupId: string, records: { key: Buffer; value: Buffer | null }[]): Promise<number> {
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    return (await this.appendGroupRecordsAt(groupId, records)).errorCode;
+  }
+
+  /** As appendGroupRecords, also telling the log offset of the first record. */
+  private async appendGroupRecordsAt(
+    groupId: string,
+    records: { key: Buffer; value: Buffer | null }[],
+  ): Promise<{ errorCode: number; firstOffset?: bigint }> {
+    if (this.closed) return { errorCode: ErrorCode.NOT_COORDINATOR };
     try {
       const partition = await this.partitionFor(groupId);
       let appender = this.appenders.get(partition);
@@ -383,25 +617,26 @@ export class GroupCoordinatorService {
             records: batchRecords.map((r) => ({ ...r, timestamp })),
             baseTimestamp: timestamp,
           });
-          await partition.append(batch, { leaderEpoch: partition.leaderEpoch });
+          return (await partition.append(batch, { leaderEpoch: partition.leaderEpoch })).firstOffset;
         });
         this.appenders.set(partition, appender);
       }
-      await appender.append(records);
-      return ErrorCode.NONE;
+      const firstOffset = await appender.append(records);
+      return { errorCode: ErrorCode.NONE, firstOffset };
     } catch (e) {
-      return appendErrorCode(e, this.log);
+      return { errorCode: appendErrorCode(e, this.log) };
     }
   }
 
   /** Replays every partition: offsets straight into the store, each group's last metadata record into the state machine. */
   private async load(topic: Topic): Promise<void> {
     const groupRecords = new Map<string, GroupMetadataRecordValue | null>();
-    for (const partition of topic.partitions) await this.loadPartition(partition, groupRecords);
+    for (const partition of topic.partitions)
+      await this.loadPartition(partition, groupRecords, topic.partitions.length);
     for (const [groupId, value] of groupRecords) {
       if (value !== null) this.groups.loadGroup(snapshotOf(groupId, value));
     }
-    for (const groupId of this.offsets.groupIds()) {
+    for (const groupId of [...this.offsets.groupIds(), ...this.openTransactionsByGroup.keys()]) {
       if (groupRecords.get(groupId) == null) this.groups.ensureGroup(groupId);
     }
   }
@@ -409,6 +644,7 @@ export class GroupCoordinatorService {
   private async loadPartition(
     partition: Partition,
     groupRecords: Map<string, GroupMetadataRecordValue | null>,
+    partitionCount: number,
   ): Promise<void> {
     const log = partition.log;
     const end = log.logEndOffset;
@@ -422,10 +658,26 @@ export class GroupCoordinatorService {
         if (magic !== MAGIC_V2) continue;
         const header = readBatchHeader(bytes);
         next = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
-        // Transactional offset commits arrive with exactly-once support; control batches carry no offsets.
-        if (isControlBatch(header.attributes) || isTransactional(header.attributes)) continue;
-        for (const record of decodeRecordBatch(bytes, 0, { verifyCrc: false }).records) {
-          this.replay(record.key, record.value, groupRecords, partition);
+        const decoded = decodeRecordBatch(bytes, 0, { verifyCrc: false });
+        if (isControlBatch(header.attributes)) {
+          // A transaction marker commits or aborts the producer's pending offsets of this partition's groups.
+          let type: number;
+          try {
+            type = controlRecordTypeOf(decoded);
+          } catch {
+            continue;
+          }
+          if (type !== ControlRecordType.Commit && type !== ControlRecordType.Abort) continue;
+          this.replayEndTransactionMarker(
+            header.producerId,
+            type === ControlRecordType.Commit,
+            (groupId) => consumerOffsetsPartitionFor(groupId, partitionCount) === partition.index,
+          );
+          continue;
+        }
+        const producerId = isTransactional(header.attributes) ? header.producerId : null;
+        for (const record of decoded.records) {
+          this.replay(record.key, record.value, groupRecords, partition, record.offset, producerId);
         }
       }
       if (next <= offset) break;
@@ -438,6 +690,9 @@ export class GroupCoordinatorService {
     value: Buffer | null,
     groupRecords: Map<string, GroupMetadataRecordValue | null>,
     partition: Partition,
+    recordOffset: bigint,
+    /** Set for a transactional batch: its offsets stay pending until the marker. */
+    producerId: bigint | null,
   ): void {
     let record: ReturnType<typeof decodeConsumerOffsetsRecord>;
     try {
@@ -450,20 +705,28 @@ export class GroupCoordinatorService {
       return;
     }
     if (record.type === "offsetCommit") {
-      if (record.value === null) this.offsets.delete(record.groupId, record.topic, record.partition);
-      else {
+      if (record.value === null) {
+        this.offsets.delete(record.groupId, record.topic, record.partition);
+        this.dropPendingTxnOffsets(record.groupId, [record]);
+      } else {
         const v = record.value;
-        this.offsets.put(record.groupId, record.topic, record.partition, {
+        const committed: CommittedOffset = {
           offset: v.offset,
           leaderEpoch: v.leaderEpoch,
           metadata: v.metadata,
           commitTimestampMs: Number(v.commitTimestampMs),
           expireTimestampMs: v.expireTimestampMs >= 0n ? Number(v.expireTimestampMs) : null,
-        });
+          recordOffset,
+        };
+        if (producerId === null) this.offsets.put(record.groupId, record.topic, record.partition, committed);
+        else this.putPendingTxnOffset(producerId, record.groupId, record.topic, record.partition, committed);
       }
     } else if (record.type === "groupMetadata") {
       groupRecords.set(record.groupId, record.value);
-      if (record.value === null) this.offsets.deleteGroup(record.groupId);
+      if (record.value === null) {
+        this.offsets.deleteGroup(record.groupId);
+        this.dropPendingTxnOffsets(record.groupId, null);
+      }
     }
   }
 
@@ -489,6 +752,8 @@ export class GroupCoordinatorService {
     this.timer.unref();
   }
 }
+
+const offsetKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 function recordValueOf(c: CommittedOffset) {
   return {

@@ -454,6 +454,38 @@ export class GroupCoordinator {
   }
 
   /**
+   * The error Kafka's classic group gives a TxnOffsetCommit (validateOffsetCommit with
+   * isTransactional): an unknown group with a generation is ILLEGAL_GENERATION (without one it is
+   * created Empty); a commit without member id and generation is accepted in any state (old
+   * producers send neither), and the group state is not enforced (no REBALANCE_IN_PROGRESS). It is
+   * not a heartbeat.
+   */
+  validateTxnOffsetCommit(
+    groupId: string,
+    memberId: string,
+    groupInstanceId: string | null,
+    generationId: number,
+  ): number {
+    return this.run(() => {
+      if (!this.active) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      let group = this.groups.get(groupId);
+      if (group === undefined) {
+        if (generationId >= 0) return ErrorCode.ILLEGAL_GENERATION;
+        group = newGroup(groupId, "Empty", this.now());
+        this.groups.set(groupId, group);
+      }
+      if (group.state === "Dead") return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      if (generationId < 0 && group.state === "Empty") return ErrorCode.NONE;
+      if (generationId >= 0 || memberId !== UNKNOWN_MEMBER_ID || groupInstanceId !== null) {
+        const error = validateMember(group, memberId, groupInstanceId);
+        if (error !== ErrorCode.NONE) return error;
+        if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+      }
+      return ErrorCode.NONE;
+    });
+  }
+
+  /**
    * OffsetFetch v9+ member check. Kafka ignores the member id and epoch for classic groups, and an
    * unknown or dead group just has no offsets (every partition -1, no error): always NONE here.
    */

@@ -12,6 +12,11 @@ export interface CommittedOffset {
   commitTimestampMs: number;
   /** Set only by OffsetCommit v1-4 with an explicit retention (Kafka's expireTimestamp); else null. */
   expireTimestampMs: number | null;
+  /**
+   * The log offset of the `__consumer_offsets` record that committed it, when known: a committed
+   * transaction's offset replaces a plain commit only if written after it (Kafka's recordOffset).
+   */
+  recordOffset?: bigint;
 }
 
 export interface TopicPartitionRef {

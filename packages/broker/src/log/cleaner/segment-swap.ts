@@ -7,7 +7,8 @@
  * For a cleaned segment replacing segments S1..Sn (its base offset B is S1's):
  *
  *   1. The cleaner worker writes B.log.cleaned, B.index.cleaned, B.timeindex.cleaned and fsyncs
- *      them. A `.cleaned` file is never live data.
+ *      them; the log adds B.txnindex.cleaned (the replaced segments' aborted transactions, when
+ *      any) before step 2. A `.cleaned` file is never live data.
  *   2. Under the log's append lock: every `.cleaned` file of the pass is renamed `.swap`, the
  *      cleaned segments from the highest base offset down, and within one segment the indexes
  *      before the `.log`; then the directory is fsynced. The last rename (the lowest segment's
@@ -40,12 +41,13 @@ import {
   LOG_FILE_SUFFIX,
   SWAP_FILE_SUFFIX,
   TIME_INDEX_FILE_SUFFIX,
+  TXN_INDEX_FILE_SUFFIX,
 } from "../file-names.js";
 import { syncDir } from "../file-system.js";
 import { LOG_OVERHEAD } from "../records.js";
 
 /** The files of one segment, the `.log` last: renaming it is what makes the segment exist. */
-const SEGMENT_SUFFIXES = [TIME_INDEX_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX] as const;
+const SEGMENT_SUFFIXES = [TXN_INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX] as const;
 
 function file(dir: string, baseOffset: bigint, suffix: string): string {
   return path.join(dir, filenamePrefixFromOffset(baseOffset) + suffix);

@@ -75,8 +75,6 @@ const UNCOVERABLE: Record<string, string> = {
     "KafkaJS and librdkafka 2.0.2 stop at v1, sarama 1.22.1 has only v0, kafka-python lacks transactions, platformatic starts at v3",
   "TxnOffsetCommit v2":
     "KafkaJS stops at v1, librdkafka 2.0.2 sends v3, sarama 1.22.1 has only v0, kafka-python lacks transactions, platformatic starts at v3",
-  "TxnOffsetCommit v5":
-    "only clients with transactions v2 (KIP-890 part 2) send v5; platformatic stops at v4, librdkafka 2.0.2 at v3",
 };
 
 /** Client ids of our own raw sockets: they prove nothing about interoperability. */

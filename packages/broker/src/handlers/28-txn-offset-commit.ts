@@ -1,5 +1,5 @@
 /**
- * TxnOffsetCommit v0-5: the consumed offsets of a consume-transform-produce loop, committed as
+ * TxnOffsetCommit v0-4: the consumed offsets of a consume-transform-produce loop, committed as
  * part of the producer's transaction (sendOffsetsToTransaction). The records go to the group's
  * `__consumer_offsets` partition in a transactional batch carrying the producer id and epoch; they
  * stay pending (invisible to OffsetFetch; UNSTABLE_OFFSET_COMMIT with RequireStable) until the
@@ -11,6 +11,8 @@
  * partition must already be in the transaction (AddOffsetsToTxn): if not, TRANSACTION_ABORTABLE
  * (v4+) or INVALID_TXN_STATE; a fenced producer gets INVALID_PRODUCER_EPOCH. Versions before 2
  * get COORDINATOR_NOT_AVAILABLE for COORDINATOR_LOAD_IN_PROGRESS (clients before KAFKA-7296).
+ * v5 belongs to transactions v2 (KIP-890 part 2: the partition is added implicitly), which Samsa
+ * does not implement, so it is not advertised.
  */
 import { type Encodable, ErrorCode, TxnOffsetCommitApi, type TxnOffsetCommitResponse } from "@samsa/protocol";
 import { consumerOffsetsPartitionFor } from "../coordinator/group/consumer-offsets-records.js";
@@ -25,7 +27,7 @@ const FIRST_VERSION_WITH_TRANSACTION_ABORTABLE = 4;
 export const txnOffsetCommitHandler = defineHandler({
   api: TxnOffsetCommitApi,
   minVersion: 0,
-  maxVersion: 5,
+  maxVersion: 4,
   async handle(ctx, request): Promise<Encodable<TxnOffsetCommitResponse>> {
     const { broker } = ctx;
     const version = ctx.header.apiVersion;

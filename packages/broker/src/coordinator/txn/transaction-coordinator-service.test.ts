@@ -213,12 +213,12 @@ test("FindCoordinator for a transactional id creates __transaction_state, compac
   assert.equal(topic?.partitions[0]?.log.config.segmentBytes, 1_048_576);
 });
 
-test("the transaction APIs are advertised at the versions implemented (EndTxn v5 is not)", () => {
+test("the transaction APIs are advertised at the versions implemented (EndTxn v5 and TxnOffsetCommit v5, transactions v2, are not)", () => {
   const versions = new Map(HANDLERS.map((h) => [h.api.name, [h.minVersion, h.maxVersion]]));
   assert.deepEqual(versions.get("AddPartitionsToTxn"), [0, 5]);
   assert.deepEqual(versions.get("AddOffsetsToTxn"), [0, 4]);
   assert.deepEqual(versions.get("EndTxn"), [0, 4]);
-  assert.deepEqual(versions.get("TxnOffsetCommit"), [0, 5]);
+  assert.deepEqual(versions.get("TxnOffsetCommit"), [0, 4]);
   assert.deepEqual(versions.get("DescribeTransactions"), [0, 0]);
   assert.deepEqual(versions.get("ListTransactions"), [0, 2]);
 });

@@ -271,7 +271,9 @@ export class ProducerStateEntry {
   /** A remembered batch of the same epoch with exactly this sequence range (a retry), or null. */
   findDuplicateBatch(producerEpoch: number, firstSeq: number, lastSeq: number): BatchMetadata | null {
     if (producerEpoch !== this.producerEpoch) return null;
-    return this.batches.find((b) => batchFirstSeq(b) === firstSeq && b.lastSeq === lastSeq) ?? null;
+    // A plain loop: this runs for every idempotent batch, a closure per call is garbage.
+    for (const b of this.batches) if (b.lastSeq === lastSeq && batchFirstSeq(b) === firstSeq) return b;
+    return null;
   }
 
   /** The same producer state with no batches: where an append starts accumulating. */
@@ -328,7 +330,8 @@ export class ProducerStateEntry {
  */
 export class ProducerAppendInfo {
   private readonly updated: ProducerStateEntry;
-  private readonly started: bigint[] = [];
+  /** Allocated by the first transaction begun: most appends begin none. */
+  private started: bigint[] | null = null;
 
   constructor(
     readonly producerId: bigint,
@@ -377,7 +380,7 @@ export class ProducerAppendInfo {
     }
     if (txnFirstOffset === null && isTransactional) {
       this.updated.currentTxnFirstOffset = firstOffset;
-      this.started.push(firstOffset);
+      (this.started ??= []).push(firstOffset);
     }
   }
 
@@ -406,7 +409,7 @@ export class ProducerAppendInfo {
 
   /** First offsets of the transactions this append began. */
   get startedTransactions(): readonly bigint[] {
-    return this.started;
+    return this.started ?? NONE;
   }
 
   private checkProducerEpoch(producerEpoch: number, offset: bigint): void {
@@ -468,10 +471,16 @@ interface TxnMetadata {
   lastOffset: bigint | null;
 }
 
-/** What `analyzeAppend` found: a retried batch, or the changes to apply once the write succeeded. */
+/**
+ * What `analyzeAppend` found: a retried batch, or the changes to apply once the write succeeded,
+ * one ProducerAppendInfo per producer id in order of first appearance.
+ */
 export type ProducerAppendAnalysis =
   | { duplicate: BatchMetadata }
-  | { duplicate: null; producers: Map<bigint, ProducerAppendInfo>; completedTxns: CompletedTxn[] };
+  | { duplicate: null; producers: readonly ProducerAppendInfo[]; completedTxns: readonly CompletedTxn[] };
+
+/** Shared empty result lists: the common append (one producer's data batch) completes no transaction. */
+const NONE: readonly never[] = Object.freeze([]);
 
 /** Sorted array insert/remove by first offset; the count of concurrently open transactions is small. */
 class TxnsByFirstOffset {
@@ -590,8 +599,11 @@ export class ProducerStateManager {
    * Changes nothing.
    */
   analyzeAppend(batches: Iterable<ProducerBatch>, origin: AppendOrigin): ProducerAppendAnalysis {
-    const producers = new Map<bigint, ProducerAppendInfo>();
-    const completedTxns: CompletedTxn[] = [];
+    // An append nearly always holds one producer's batches (a client sends one batch per
+    // partition): the Map by producer id is only built once a second producer shows up.
+    const producers: ProducerAppendInfo[] = [];
+    let byId: Map<bigint, ProducerAppendInfo> | null = null;
+    let completedTxns: CompletedTxn[] | null = null;
     for (const batch of batches) {
       if (batch.producerId <= NO_PRODUCER_ID)
         throw new RangeError(`batch without a producer id at ${batch.baseOffset}`);
@@ -601,15 +613,18 @@ export class ProducerStateManager {
           ?.findDuplicateBatch(batch.producerEpoch, batch.baseSequence, batch.lastSequence);
         if (duplicate) return { duplicate };
       }
-      let info = producers.get(batch.producerId);
+      const only = producers.length === 1 ? producers[0]! : undefined;
+      let info = only?.producerId === batch.producerId ? only : byId?.get(batch.producerId);
       if (info === undefined) {
         info = this.prepareUpdate(batch.producerId, origin);
-        producers.set(batch.producerId, info);
+        if (only !== undefined) byId = new Map([[only.producerId, only]]);
+        byId?.set(info.producerId, info);
+        producers.push(info);
       }
       const completed = info.append(batch);
-      if (completed !== null) completedTxns.push(completed);
+      if (completed !== null) (completedTxns ??= []).push(completed);
     }
-    return { duplicate: null, producers, completedTxns };
+    return { duplicate: null, producers, completedTxns: completedTxns ?? NONE };
   }
 
   /**
@@ -618,7 +633,7 @@ export class ProducerStateManager {
    */
   applyAppend(analysis: ProducerAppendAnalysis): void {
     if (analysis.duplicate !== null) throw new Error("a duplicate append has nothing to apply");
-    for (const info of analysis.producers.values()) this.update(info);
+    for (const info of analysis.producers) this.update(info);
   }
 
   update(info: ProducerAppendInfo): void {

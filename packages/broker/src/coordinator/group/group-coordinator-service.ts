@@ -20,6 +20,7 @@
  *   (Kafka's OffsetMetadataManager: pendingTransactionalOffsets, replayEndTransactionMarker).
  *   Replay does the same with the transactional batches and control batches it finds.
  */
+
 import {
   ControlRecordType,
   controlRecordTypeOf,
@@ -38,6 +39,7 @@ import type { Logger } from "pino";
 import type { BrokerConfig } from "../../config/broker-config.js";
 import type { Partition } from "../../topics/partition.js";
 import type { Topic, TopicManager } from "../../topics/topic-manager.js";
+import { DeadlineTimer } from "../deadline-timer.js";
 import { CoalescingAppender } from "./coalescing-appender.js";
 import {
   consumerOffsetsPartitionFor,
@@ -117,8 +119,7 @@ export class GroupCoordinatorService {
   private offsetsTopic: Promise<Topic> | null = null;
   /** One group-commit writer per `__consumer_offsets` partition. */
   private readonly appenders = new Map<Partition, CoalescingAppender>();
-  private timer: NodeJS.Timeout | null = null;
-  private timerDeadlineMs: number | null = null;
+  private readonly deadlines: DeadlineTimer;
   private expirationTimer: NodeJS.Timeout | null = null;
   private expiring: Promise<void> | null = null;
   private closed = false;
@@ -146,6 +147,7 @@ export class GroupCoordinatorService {
           .finally(() => this.armTimer());
       },
     });
+    this.deadlines = new DeadlineTimer(this.groups, options.nowMs);
   }
 
   /** Replays `__consumer_offsets` when it exists, then starts the offset expiration task. */
@@ -171,9 +173,8 @@ export class GroupCoordinatorService {
   /** Answers pending joins and syncs, stops the timers; state on disk is already complete. */
   shutdown(): void {
     this.closed = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.deadlines.stop();
     if (this.expirationTimer !== null) clearInterval(this.expirationTimer);
-    this.timer = null;
     this.groups.shutdown();
   }
 
@@ -732,24 +733,9 @@ export class GroupCoordinatorService {
 
   // ------------------------------------------------------------ the one timer
 
-  /** Arms one Node timer at the state machine's earliest deadline (re-armed after every change). */
+  /** Re-arms the one Node timer after a change (see DeadlineTimer). */
   private armTimer(): void {
-    if (this.closed) return;
-    const deadlineMs = this.groups.nextDeadlineMs();
-    if (deadlineMs === undefined) return;
-    if (this.timer !== null && this.timerDeadlineMs !== null && this.timerDeadlineMs <= deadlineMs) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timerDeadlineMs = deadlineMs;
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.timerDeadlineMs = null;
-        this.groups.tick(this.nowMs());
-        this.armTimer();
-      },
-      Math.max(0, deadlineMs - this.nowMs()),
-    );
-    this.timer.unref();
+    this.deadlines.arm();
   }
 }
 

@@ -22,6 +22,7 @@
  * - One Node timer at the state machine's next deadline (transaction timeouts, expiration of
  *   transactional ids, marker retries).
  */
+
 import {
   decodeRecordBatch,
   ErrorCode,
@@ -37,6 +38,7 @@ import type { Logger } from "pino";
 import type { BrokerConfig } from "../../config/broker-config.js";
 import type { Partition } from "../../topics/partition.js";
 import type { Topic, TopicManager } from "../../topics/topic-manager.js";
+import { DeadlineTimer } from "../deadline-timer.js";
 import { CoalescingAppender } from "../group/coalescing-appender.js";
 import { consumerOffsetsPartitionFor } from "../group/consumer-offsets-records.js";
 import { CONSUMER_OFFSETS_TOPIC, type GroupCoordinatorService } from "../group/group-coordinator-service.js";
@@ -93,8 +95,7 @@ export class TransactionCoordinatorService {
   private stateTopic: Promise<Topic> | null = null;
   /** One group-commit writer per `__transaction_state` partition. */
   private readonly appenders = new Map<Partition, CoalescingAppender>();
-  private timer: NodeJS.Timeout | null = null;
-  private timerDeadlineMs: number | null = null;
+  private readonly deadlines: DeadlineTimer;
   private closed = false;
 
   private constructor(options: TransactionCoordinatorServiceOptions, statePartitions: number) {
@@ -134,6 +135,7 @@ export class TransactionCoordinatorService {
         });
       },
     });
+    this.deadlines = new DeadlineTimer(this.coordinator, options.nowMs);
   }
 
   /** Replays `__transaction_state` when it exists (transactions in Prepare* complete), then arms the timer. */
@@ -157,8 +159,7 @@ export class TransactionCoordinatorService {
   /** Stops the timer; stores and markers in flight complete without effect. Durable state is on disk. */
   shutdown(): void {
     this.closed = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.deadlines.stop();
     this.coordinator.shutdown();
   }
 
@@ -442,24 +443,9 @@ export class TransactionCoordinatorService {
 
   // ------------------------------------------------------------ the one timer
 
-  /** Arms one Node timer at the state machine's earliest deadline (re-armed after every change). */
+  /** Re-arms the one Node timer after a change (see DeadlineTimer). */
   private armTimer(): void {
-    if (this.closed) return;
-    const deadlineMs = this.coordinator.nextDeadlineMs();
-    if (deadlineMs === undefined) return;
-    if (this.timer !== null && this.timerDeadlineMs !== null && this.timerDeadlineMs <= deadlineMs) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timerDeadlineMs = deadlineMs;
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.timerDeadlineMs = null;
-        this.coordinator.tick(this.nowMs());
-        this.armTimer();
-      },
-      Math.max(0, deadlineMs - this.nowMs()),
-    );
-    this.timer.unref();
+    this.deadlines.arm();
   }
 
   /** Fires due timers now (tests with an injected clock). */

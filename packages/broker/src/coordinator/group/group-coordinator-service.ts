@@ -40,6 +40,7 @@ import type { BrokerConfig } from "../../config/broker-config.js";
 import type { Partition } from "../../topics/partition.js";
 import type { Topic, TopicManager } from "../../topics/topic-manager.js";
 import { DeadlineTimer } from "../deadline-timer.js";
+import { getOrCreateInternalTopic } from "../internal-topic.js";
 import { CoalescingAppender } from "./coalescing-appender.js";
 import {
   consumerOffsetsPartitionFor,
@@ -187,22 +188,13 @@ export class GroupCoordinatorService {
     return this.offsetsTopic;
   }
 
-  private async createOffsetsTopic(): Promise<Topic> {
-    const existing = this.topics.get(CONSUMER_OFFSETS_TOPIC);
-    if (existing !== undefined) return existing;
-    const partitions = this.config.int("offsets.topic.num.partitions");
-    // Compacted, as Kafka creates it: the cleaner keeps each group's and partition's latest record.
-    const configs = new Map([
-      ["cleanup.policy", "compact"],
-      ["segment.bytes", String(this.config.int("offsets.topic.segment.bytes"))],
-    ]);
-    try {
-      return await this.topics.create(CONSUMER_OFFSETS_TOPIC, partitions, configs);
-    } catch (e) {
-      const raced = this.topics.get(CONSUMER_OFFSETS_TOPIC);
-      if (raced !== undefined) return raced;
-      throw e;
-    }
+  private createOffsetsTopic(): Promise<Topic> {
+    return getOrCreateInternalTopic(
+      this.topics,
+      CONSUMER_OFFSETS_TOPIC,
+      this.config.int("offsets.topic.num.partitions"),
+      this.config.int("offsets.topic.segment.bytes"),
+    );
   }
 
   /** The `__consumer_offsets` partition holding this group. */

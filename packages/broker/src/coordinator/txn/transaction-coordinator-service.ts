@@ -42,6 +42,7 @@ import { DeadlineTimer } from "../deadline-timer.js";
 import { CoalescingAppender } from "../group/coalescing-appender.js";
 import { consumerOffsetsPartitionFor } from "../group/consumer-offsets-records.js";
 import { CONSUMER_OFFSETS_TOPIC, type GroupCoordinatorService } from "../group/group-coordinator-service.js";
+import { getOrCreateInternalTopic } from "../internal-topic.js";
 import {
   type EndTxnResult,
   errorCodeForVersion,
@@ -173,24 +174,12 @@ export class TransactionCoordinatorService {
   }
 
   private async createStateTopic(): Promise<Topic> {
-    let topic = this.topics.get(TRANSACTION_STATE_TOPIC);
-    if (topic === undefined) {
-      // Compacted, as Kafka creates it: the cleaner keeps each transactional id's latest record.
-      const configs = new Map([
-        ["cleanup.policy", "compact"],
-        ["segment.bytes", String(this.config.int("transaction.state.log.segment.bytes"))],
-      ]);
-      try {
-        topic = await this.topics.create(
-          TRANSACTION_STATE_TOPIC,
-          this.coordinator.config.transactionStatePartitions,
-          configs,
-        );
-      } catch (e) {
-        topic = this.topics.get(TRANSACTION_STATE_TOPIC);
-        if (topic === undefined) throw e;
-      }
-    }
+    const topic = await getOrCreateInternalTopic(
+      this.topics,
+      TRANSACTION_STATE_TOPIC,
+      this.coordinator.config.transactionStatePartitions,
+      this.config.int("transaction.state.log.segment.bytes"),
+    );
     // A new topic has nothing to replay; its partitions are this coordinator's from now on.
     await this.load(topic);
     return topic;

@@ -13,6 +13,11 @@
  *            process; each payload carries the CLOCK_MONOTONIC time at which it was *scheduled*
  *            to be sent, so a stall anywhere (client or broker) counts against the latency
  *            instead of silently lowering the offered rate (no coordinated omission).
+ *            With -A, produce -> acknowledgement instead: no consumer, the latency is taken in
+ *            the delivery report, served by a thread of its own that only polls the producer.
+ *
+ * -k N (produce) gives the records keys, cycling over N of them ("key-00000000" ...), for
+ * compacted topics, which refuse keyless records (bench/log/cleaner-broker.sh).
  *
  * Every mode prints one line of key=value pairs on stdout (for run.sh) and nothing else there;
  * errors and librdkafka logs go to stderr. Built by run.sh:
@@ -50,6 +55,10 @@ static double max_seconds = 60.0;
 static double rate = 5000.0;
 static double warmup_seconds = 1.0;
 static const char *samples_file = NULL;
+static long long keys = 0;   /* -k: records keyed over this many keys; 0 = no keys */
+static int ack_latency = 0;  /* -A: latency mode measures produce -> ack, not produce -> consume */
+#define KEY_BYTES 12         /* "key-%08lld" */
+#define MAX_KEYS 100000000LL /* what 8 digits hold */
 static const char *conf_keys[MAX_CONF];
 static const char *conf_values[MAX_CONF];
 static int conf_n = 0;
@@ -165,7 +174,10 @@ static rd_kafka_conf_t *producer_conf(struct produce_state *st) {
 /* One record produced and flushed first: creates the topic and fetches metadata outside the clock. */
 static void produce_one_and_flush(rd_kafka_t *rk, rd_kafka_topic_t *rkt, struct produce_state *st) {
   char one = 'w';
-  if (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, &one, 1, NULL, 0, NULL) != 0)
+  /* A compacted topic refuses keyless records: with -k the first record has a key as well. */
+  static const char warm_key[] = "key-warm-up";
+  if (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, &one, 1, keys ? warm_key : NULL, keys ? sizeof(warm_key) - 1 : 0,
+                       NULL) != 0)
     die("produce: %s", rd_kafka_err2str(rd_kafka_last_error()));
   if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR || st->failed)
     die("warm-up record not delivered: %s", st->failed ? st->first_error : "timeout");
@@ -180,6 +192,14 @@ static int run_produce(void) {
   rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
   rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
   char *pool = make_payloads(size);
+  /* -k: every key written out once, "key-%08lld", so a record's key is a pointer into this. */
+  char *key_pool = NULL;
+  if (keys > 0) {
+    key_pool = malloc((size_t)keys * (KEY_BYTES + 1));
+    if (!key_pool) die("out of memory");
+    for (long long k = 0; k < keys; k++)
+      snprintf(key_pool + k * (KEY_BYTES + 1), KEY_BYTES + 1, "key-%08lld", k % MAX_KEYS);
+  }
   produce_one_and_flush(rk, rkt, &st);
 
   const double cpu0 = cpu_s();
@@ -194,8 +214,8 @@ static int run_produce(void) {
     for (int i = 0; i < n; i++) {
       msgs[i].payload = pool + (size_t)((sent + i) % PAYLOAD_POOL) * size;
       msgs[i].len = (size_t)size;
-      msgs[i].key = NULL;
-      msgs[i].key_len = 0;
+      msgs[i].key = key_pool ? key_pool + ((sent + i) % keys) * (KEY_BYTES + 1) : NULL;
+      msgs[i].key_len = key_pool ? KEY_BYTES : 0;
       msgs[i]._private = NULL;
       msgs[i].err = 0;
     }
@@ -220,6 +240,7 @@ static int run_produce(void) {
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   free(pool);
+  free(key_pool);
   return st.failed || st.delivered < count ? 1 : 0;
 }
 
@@ -314,6 +335,42 @@ static void latency_cb(rd_kafka_message_t *m, void *opaque) {
   }
 }
 
+/* -A: the producer's delivery reports; produce_state first, so produce_one_and_flush can use it. */
+struct ack_latency_state {
+  struct produce_state pst;
+  struct latency_state *st;
+};
+
+static void ack_latency_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  struct ack_latency_state *a = opaque;
+  const int64_t acked = now_ns();
+  if (m->err) {
+    if (a->pst.failed++ == 0) snprintf(a->pst.first_error, sizeof(a->pst.first_error), "%s", rd_kafka_err2str(m->err));
+    return;
+  }
+  a->pst.delivered++;
+  if (m->len < LAT_HEADER_BYTES) return; /* the topic-creating record */
+  uint64_t magic;
+  int64_t sent, seq;
+  memcpy(&magic, m->payload, 8);
+  memcpy(&sent, (char *)m->payload + 8, 8);
+  memcpy(&seq, (char *)m->payload + 16, 8);
+  struct latency_state *st = a->st;
+  if (magic != LAT_MAGIC || seq < st->measure_from_seq) return;
+  if (st->n < st->capacity) {
+    st->sent_ns[st->n] = sent;
+    st->samples_ns[st->n++] = acked - sent;
+  }
+}
+
+/* -A: serves the delivery reports as soon as they arrive, instead of between the paced sends. */
+static void *ack_poller(void *arg) {
+  struct latency_state *st = arg;
+  while (!st->stop) rd_kafka_poll(st->rk, 50);
+  return NULL;
+}
+
 static void *latency_consumer(void *arg) {
   struct latency_state *st = arg;
   while (!st->stop) rd_kafka_consume_callback(st->rkt, 0, 50, latency_cb, st);
@@ -335,20 +392,29 @@ static double pct_ms(const int64_t *sorted, long long n, double p) {
 
 static int run_latency(void) {
   if (size < LAT_HEADER_BYTES) die("latency mode needs -s >= %d", LAT_HEADER_BYTES);
-  struct produce_state pst = {0};
-  rd_kafka_conf_t *pconf = producer_conf(&pst);
+  struct latency_state st = {0};
+  /* Without -A only its produce_state is used, by dr_msg_cb (failures). */
+  struct ack_latency_state ack = {.st = &st};
+  rd_kafka_conf_t *pconf = producer_conf(&ack.pst);
+  if (ack_latency) {
+    rd_kafka_conf_set_dr_msg_cb(pconf, ack_latency_dr_cb);
+    rd_kafka_conf_set_opaque(pconf, &ack);
+  }
   /* Latency, not throughput: send each record at once instead of lingering to fill a batch. */
   set(pconf, "linger.ms", "0");
   apply_overrides(pconf);
   rd_kafka_t *prk = new_client(RD_KAFKA_PRODUCER, pconf);
   rd_kafka_topic_t *prkt = rd_kafka_topic_new(prk, topic, NULL);
-  produce_one_and_flush(prk, prkt, &pst);
+  produce_one_and_flush(prk, prkt, &ack.pst);
 
-  rd_kafka_conf_t *cconf = consumer_conf();
-  apply_overrides(cconf);
-  struct latency_state st = {0};
-  st.rk = new_client(RD_KAFKA_CONSUMER, cconf);
-  st.rkt = rd_kafka_topic_new(st.rk, topic, NULL);
+  if (!ack_latency) {
+    rd_kafka_conf_t *cconf = consumer_conf();
+    apply_overrides(cconf);
+    st.rk = new_client(RD_KAFKA_CONSUMER, cconf);
+    st.rkt = rd_kafka_topic_new(st.rk, topic, NULL);
+  } else {
+    st.rk = prk; /* polled by ack_poller */
+  }
   const long long warmup = (long long)(rate * warmup_seconds);
   const long long total = warmup + (long long)(rate * max_seconds);
   st.measure_from_seq = warmup;
@@ -356,17 +422,18 @@ static int run_latency(void) {
   st.samples_ns = malloc(sizeof(int64_t) * (size_t)total);
   st.sent_ns = malloc(sizeof(int64_t) * (size_t)total);
   if (!st.samples_ns || !st.sent_ns) die("out of memory");
-  if (rd_kafka_consume_start(st.rkt, 0, RD_KAFKA_OFFSET_BEGINNING) == -1)
+  if (!ack_latency && rd_kafka_consume_start(st.rkt, 0, RD_KAFKA_OFFSET_BEGINNING) == -1)
     die("consume_start: %s", rd_kafka_err2str(rd_kafka_last_error()));
   pthread_t consumer;
-  pthread_create(&consumer, NULL, latency_consumer, &st);
+  pthread_create(&consumer, NULL, ack_latency ? ack_poller : latency_consumer, &st);
 
   char *payload = make_payloads(size); /* the first pool entry, header overwritten per record */
   const double cpu0 = cpu_s();
   const int64_t interval_ns = (int64_t)(1e9 / rate);
   const int64_t t0 = now_ns() + 100000000LL; /* consumer has 100 ms to start fetching */
   long long late = 0;
-  for (long long seq = 0; seq < total && !interrupted; seq++) {
+  long long sent = 0;
+  for (long long seq = 0; seq < total && !interrupted; seq++, sent++) {
     const int64_t scheduled = t0 + seq * interval_ns;
     struct timespec ts = {.tv_sec = scheduled / 1000000000LL, .tv_nsec = scheduled % 1000000000LL};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
@@ -378,16 +445,22 @@ static int run_latency(void) {
     memcpy(payload + 16, &seq, 8);
     while (rd_kafka_produce(prkt, 0, RD_KAFKA_MSG_F_COPY, payload, (size_t)size, NULL, 0, NULL) != 0) {
       if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(rd_kafka_last_error()));
-      rd_kafka_poll(prk, 1);
+      if (ack_latency) usleep(1000); /* the poller thread alone serves delivery reports */
+      else rd_kafka_poll(prk, 1);
     }
-    rd_kafka_poll(prk, 0);
+    if (!ack_latency) rd_kafka_poll(prk, 0);
+  }
+  /* -A is meant to be stopped by a signal: expected = what was sent after the warm-up. */
+  const long long expected = ack_latency ? (sent > warmup ? sent - warmup : 0) : total - warmup;
+  if (ack_latency) { /* the poller stops first: flush() serves the last reports on this thread */
+    st.stop = 1;
+    pthread_join(consumer, NULL);
   }
   rd_kafka_flush(prk, 10000);
-  const long long expected = total - warmup;
   const double wait_until = now_s() + 5;
-  while (st.n < expected && now_s() < wait_until) usleep(1000);
+  while (!ack_latency && st.n < expected && now_s() < wait_until) usleep(1000);
   st.stop = 1;
-  pthread_join(consumer, NULL);
+  if (!ack_latency) pthread_join(consumer, NULL);
 
   const double cpu = cpu_s() - cpu0;
   if (samples_file) { /* arrival order, for looking at when the slow ones happened */
@@ -400,19 +473,21 @@ static int run_latency(void) {
   double sum = 0;
   for (long long i = 0; i < st.n; i++) sum += st.samples_ns[i] / 1e6;
   printf("mode=latency topic=%s size=%d acks=%s rate=%.0f secs=%.1f samples=%lld expected=%lld failed=%lld "
-         "late_sends=%lld client_cpu_s=%.2f process_cpu_s=%.2f mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
-         topic, size, acks, rate, max_seconds, st.n, expected, pst.failed, late, cpu, cpu_s(), st.n ? sum / st.n : -1.0,
+         "late_sends=%lld client_cpu_s=%.2f process_cpu_s=%.2f mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f%s\n",
+         topic, size, acks, rate, max_seconds, st.n, expected, ack.pst.failed, late, cpu, cpu_s(), st.n ? sum / st.n : -1.0,
          pct_ms(st.samples_ns, st.n, 50), pct_ms(st.samples_ns, st.n, 99), pct_ms(st.samples_ns, st.n, 99.9),
-         st.n ? st.samples_ns[st.n - 1] / 1e6 : -1.0);
-  rd_kafka_consume_stop(st.rkt, 0);
-  rd_kafka_topic_destroy(st.rkt);
-  rd_kafka_destroy(st.rk);
+         st.n ? st.samples_ns[st.n - 1] / 1e6 : -1.0, ack_latency ? " measure=ack" : "");
+  if (!ack_latency) {
+    rd_kafka_consume_stop(st.rkt, 0);
+    rd_kafka_topic_destroy(st.rkt);
+    rd_kafka_destroy(st.rk);
+  }
   rd_kafka_topic_destroy(prkt);
   rd_kafka_destroy(prk);
   free(payload);
   free(st.samples_ns);
   free(st.sent_ns);
-  return st.n < expected || pst.failed ? 1 : 0;
+  return st.n < expected || ack.pst.failed ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -430,6 +505,8 @@ static void usage(void) {
           "  -r rate        latency: records per second (5000)\n"
           "  -w seconds     latency: warm-up not measured (1)\n"
           "  -o file        latency: write each record's send time and latency (ms, CLOCK_MONOTONIC)\n"
+          "  -A             latency: produce -> acknowledgement (delivery report), no consumer\n"
+          "  -k keys        produce: keyed records, cycling over this many keys (none)\n"
           "  -X key=value   any librdkafka property, applied last\n");
   exit(2);
 }
@@ -444,7 +521,7 @@ int main(int argc, char **argv) {
   const char *mode = argv[1];
   int opt;
   optind = 2;
-  while ((opt = getopt(argc, argv, "b:t:n:s:a:z:d:r:w:o:X:")) != -1) {
+  while ((opt = getopt(argc, argv, "b:t:n:s:a:z:d:r:w:o:k:AX:")) != -1) {
     switch (opt) {
       case 'b': brokers = optarg; break;
       case 't': topic = optarg; break;
@@ -456,6 +533,8 @@ int main(int argc, char **argv) {
       case 'r': rate = atof(optarg); break;
       case 'w': warmup_seconds = atof(optarg); break;
       case 'o': samples_file = optarg; break;
+      case 'k': keys = atoll(optarg); break;
+      case 'A': ack_latency = 1; break;
       case 'X': {
         char *eq = strchr(optarg, '=');
         if (!eq || conf_n == MAX_CONF) usage();
@@ -467,7 +546,7 @@ int main(int argc, char **argv) {
       default: usage();
     }
   }
-  if (size <= 0 || count <= 0 || rate <= 0 || max_seconds <= 0) usage();
+  if (size <= 0 || count <= 0 || rate <= 0 || max_seconds <= 0 || keys < 0 || keys > MAX_KEYS) usage();
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   if (strcmp(mode, "produce") == 0) return run_produce();

@@ -1,14 +1,16 @@
 /**
- * The `samsa` command. Errors reach the user as one sentence and a non-zero exit code; a stack
- * trace only with --verbose.
+ * The `samsa` command. Errors reach the user as one sentence and exit code 1 (usage errors too,
+ * with commander's own message); a stack trace only with --verbose.
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { consumeCommand } from "./commands/consume.js";
+import { groupCommand } from "./commands/group.js";
+import { produceCommand } from "./commands/produce.js";
 import { startCommand } from "./commands/start.js";
+import { topicCommand } from "./commands/topic.js";
+import { describeError } from "./errors.js";
 
-/** Thrown for problems the user can fix; printed as its message alone. */
-export class UserError extends Error {
-  override readonly name = "UserError";
-}
+export { UserError } from "./errors.js";
 
 export function parsePort(text: string): number {
   const n = Number(text);
@@ -23,6 +25,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   startCommand(program);
+  topicCommand(program);
+  produceCommand(program);
+  consumeCommand(program);
+  groupCommand(program);
   return program;
 }
 
@@ -35,8 +41,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     const verbose = argv.includes("--verbose");
-    const message = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`samsa: ${verbose && e instanceof Error && e.stack ? e.stack : message}\n`);
+    const message = describeError(e);
+    process.stderr.write(`samsa: ${verbose && e instanceof Error && e.stack ? `${message}\n${e.stack}` : message}\n`);
     return 1;
   }
 }

@@ -1,0 +1,2 @@
+export { defaultPartition, murmur2, toPositive } from "./partitioner.js";
+export * from "./producer.js";

@@ -6,7 +6,7 @@
  */
 import { ErrorCode, isRetriable, KafkaError, type RecordHeader, type RecordInput } from "@samsa/protocol";
 import { backoffMs, Cluster, isRetriableError, METADATA_MAX_AGE_MS } from "../cluster/cluster.js";
-import { RecordAccumulator } from "./accumulator.js";
+import { RecordAccumulator, type RecordCallbacks } from "./accumulator.js";
 import { defaultPartition, StickyPartitioner } from "./partitioner.js";
 import { Sender } from "./sender.js";
 import { TransactionManager } from "./transaction-manager.js";
@@ -20,6 +20,13 @@ export const DEFAULT_DELIVERY_TIMEOUT_MS = 120_000; // delivery.timeout.ms
 export const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000; // transaction.timeout.ms
 /** Kafka refuses more with idempotence: the broker keeps the last 5 batches' sequences per producer. */
 export const MAX_IN_FLIGHT_WITH_IDEMPOTENCE = 5;
+
+/** A send call whose records are not in the accumulator yet: its topic's metadata is loading. */
+interface WaitingSend {
+  readonly records: ProducerRecord[];
+  readonly inputs: RecordInput[];
+  readonly callbacks: RecordCallbacks[];
+}
 
 /**
  * A Kafka producer.
@@ -36,15 +43,27 @@ export class Producer {
   private readonly sender: Sender;
   private readonly txn: TransactionManager;
   private readonly sticky: StickyPartitioner;
-  /** Partition count per topic and when it was learnt; reloaded after METADATA_MAX_AGE_MS (new partitions). */
+  /** Partition count per topic and when it was learnt; reloaded in the background after METADATA_MAX_AGE_MS (new partitions). */
   private readonly partitionCounts = new Map<string, { count: number; atMs: number }>();
-  /** Every record not yet settled: flush waits for these. */
+  /** Every record not yet settled, appended or still waiting for metadata: flush waits for these. */
   private readonly pending = new Set<Promise<RecordMetadata>>();
+  /**
+   * Per topic, the send calls waiting for the topic's first metadata (or for the connection), in
+   * call order. While a topic has an entry every new send of it queues behind; they are appended
+   * together, in order, once the load is done, so records reach each partition in call order.
+   */
+  private readonly waiting = new Map<string, WaitingSend[]>();
+  /** Topics whose stale partition count is being reloaded in the background. */
+  private readonly reloading = new Set<string>();
+  /** Set once connect() has resolved: sends may then append synchronously. */
+  private ready = false;
   private readonly options: ProducerOptions;
   private readonly deliveryTimeoutMs: number;
   private readonly idempotent: boolean;
   private connected: Promise<void> | null = null;
   private closed = false;
+  /** Set by close() once flushed: metadata loads still retrying (background reloads) give up. */
+  private stopped = false;
 
   constructor(options: ProducerOptions = {}) {
     this.options = options;
@@ -100,10 +119,15 @@ export class Producer {
    * await producer.connect();
    */
   connect(): Promise<void> {
-    this.connected ??= this.cluster.connect().catch((err: unknown) => {
-      this.connected = null;
-      throw err;
-    });
+    this.connected ??= this.cluster.connect().then(
+      () => {
+        this.ready = true;
+      },
+      (err: unknown) => {
+        this.connected = null;
+        throw err;
+      },
+    );
     return this.connected;
   }
 
@@ -121,40 +145,98 @@ export class Producer {
 
   /**
    * Sends records of one topic; they are batched with everything else in flight. Resolves in record order.
+   * Records of calls made one after the other (awaited or not) reach each partition in call order.
    *
    * @example
    * await producer.sendBatch("events", [{ value: "a" }, { value: "b" }]);
    */
   async sendBatch(topic: string, records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    // No await before the append (or the queueing behind a metadata load): call order is append order.
     if (this.closed) throw new Error("the producer is closed");
     if (this.sender.fatalError !== null) throw this.sender.fatalError;
     if (this.txn.isTransactional && this.txn.state !== "inTransaction") {
       throw new Error(`send with a transactionalId needs beginTransaction() first (state ${this.txn.state})`);
     }
-    await this.connect();
     const now = Date.now();
-    const known = this.partitionCounts.get(topic);
-    const partitionCount =
-      known !== undefined && now - known.atMs < METADATA_MAX_AGE_MS ? known.count : await this.loadTopic(topic);
-    // Partitions first, so a bad record fails the call before anything of it is queued.
     const inputs = records.map((r) => toRecordInput(r, now));
-    const partitions = records.map((r, i) => this.choosePartition(topic, r, inputs[i]!, partitionCount));
-    let wake = false;
-    const results: Promise<RecordMetadata>[] = [];
-    for (let i = 0; i < records.length; i++) {
-      const input = inputs[i]!;
-      const partition = partitions[i]!;
+    const callbacks: RecordCallbacks[] = [];
+    const results = inputs.map(() => {
       const promise = new Promise<RecordMetadata>((resolve, reject) => {
-        if (this.accumulator.append(topic, partition, input, { resolve, reject }, now)) wake = true;
+        callbacks.push({ resolve, reject });
       });
       this.pending.add(promise);
       const forget = () => this.pending.delete(promise);
       promise.then(forget, forget);
-      results.push(promise);
+      return promise;
+    });
+    const send: WaitingSend = { records, inputs, callbacks };
+    const queue = this.waiting.get(topic);
+    const count = this.ready && queue === undefined ? this.cachedPartitionCount(topic, now) : undefined;
+    if (count !== undefined) this.append(topic, send, count);
+    else if (queue !== undefined) queue.push(send);
+    else {
+      this.waiting.set(topic, [send]);
+      void this.appendWhenLoaded(topic);
+    }
+    return Promise.all(results);
+  }
+
+  /**
+   * The topic's known partition count, even if older than METADATA_MAX_AGE_MS: then it is reloaded in
+   * the background (new partitions) and sends go on meanwhile, as Kafka's producer does.
+   */
+  private cachedPartitionCount(topic: string, now: number): number | undefined {
+    const known = this.partitionCounts.get(topic);
+    if (known === undefined) return undefined;
+    if (now - known.atMs >= METADATA_MAX_AGE_MS && !this.reloading.has(topic)) {
+      this.reloading.add(topic);
+      this.loadTopic(topic)
+        .catch(() => undefined) // the old count stays; the sender refreshes leaders on its own
+        .finally(() => this.reloading.delete(topic));
+    }
+    return known.count;
+  }
+
+  /**
+   * Connects and loads the topic's metadata, then appends every send queued for it, in call order and
+   * without yielding, so no later send can pass them. A failed load fails the sends waiting for it.
+   */
+  private async appendWhenLoaded(topic: string): Promise<void> {
+    let count: number | undefined;
+    let error: unknown;
+    try {
+      await this.connect();
+      count = this.cachedPartitionCount(topic, Date.now()) ?? (await this.loadTopic(topic));
+    } catch (err) {
+      error = err;
+    }
+    const queue = this.waiting.get(topic) ?? [];
+    this.waiting.delete(topic);
+    for (const send of queue) {
+      if (count === undefined) for (const cb of send.callbacks) cb.reject(error as Error);
+      else this.append(topic, send, count);
+    }
+  }
+
+  /** Puts one call's records into the accumulator, or fails them all if one cannot be placed. */
+  private append(topic: string, send: WaitingSend, partitionCount: number): void {
+    const { records, inputs, callbacks } = send;
+    let partitions: number[];
+    try {
+      // Partitions first, so a bad record fails the call before anything of it is queued.
+      if (this.sender.fatalError !== null) throw this.sender.fatalError;
+      partitions = records.map((r, i) => this.choosePartition(topic, r, inputs[i]!, partitionCount));
+    } catch (err) {
+      for (const cb of callbacks) cb.reject(err as Error);
+      return;
+    }
+    const now = Date.now();
+    let wake = false;
+    for (let i = 0; i < records.length; i++) {
+      if (this.accumulator.append(topic, partitions[i]!, inputs[i]!, callbacks[i]!, now)) wake = true;
     }
     if (wake) this.sender.wake();
     else this.sender.schedule(this.options.lingerMs ?? DEFAULT_LINGER_MS);
-    return Promise.all(results);
   }
 
   private choosePartition(topic: string, r: ProducerRecord, input: RecordInput, count: number): number {
@@ -192,10 +274,10 @@ export class Producer {
         }
         if (code === ErrorCode.NONE) code = ErrorCode.LEADER_NOT_AVAILABLE;
       } catch (err) {
-        if (Date.now() >= deadline || !isRetriableError(err)) throw err;
+        if (Date.now() >= deadline || !isRetriableError(err) || this.stopped) throw err;
         code = ErrorCode.LEADER_NOT_AVAILABLE;
       }
-      if (!isRetriable(code) || Date.now() >= deadline)
+      if (!isRetriable(code) || Date.now() >= deadline || this.stopped)
         throw new KafkaError(code, `no usable metadata for topic ${topic}`);
       await new Promise((r) => setTimeout(r, backoffMs(attempt, retry.initialBackoffMs, retry.maxBackoffMs)));
     }
@@ -203,7 +285,8 @@ export class Producer {
 
   /**
    * Sends everything queued now, ignoring lingerMs, and waits until each of those records is
-   * acknowledged or failed (failures are reported through their `send` promises).
+   * acknowledged or failed (failures are reported through their `send` promises). Records of sends
+   * still waiting for their topic's metadata are included: they go out once it is loaded.
    *
    * @example
    * for (const r of records) void producer.send("t", r);
@@ -230,7 +313,9 @@ export class Producer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Sends still waiting for their topic's metadata are in `pending`: flush waits for them too.
     await this.flush();
+    this.stopped = true;
     this.sender.close();
     this.accumulator.abortUnsent(new Error("the producer was closed"));
     await this.cluster.close();

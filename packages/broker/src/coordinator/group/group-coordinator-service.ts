@@ -24,23 +24,19 @@
 import {
   ControlRecordType,
   controlRecordTypeOf,
-  decodeRecordBatch,
   ErrorCode,
   encodeEndTxnMarkerBatch,
   encodeRecordBatch,
   isControlBatch,
   isTransactional,
-  iterateBatches,
   KafkaError,
-  MAGIC_V2,
-  readBatchHeader,
 } from "@samsa/protocol";
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../../config/broker-config.js";
 import type { Partition } from "../../topics/partition.js";
 import type { Topic, TopicManager } from "../../topics/topic-manager.js";
 import { DeadlineTimer } from "../deadline-timer.js";
-import { getOrCreateInternalTopic } from "../internal-topic.js";
+import { getOrCreateInternalTopic, replayPartition } from "../internal-topic.js";
 import { CoalescingAppender } from "./coalescing-appender.js";
 import {
   consumerOffsetsPartitionFor,
@@ -63,8 +59,6 @@ import {
 import { type CommittedOffset, type ExpirationPolicy, OffsetStore, type TopicPartitionRef } from "./offset-store.js";
 
 export const CONSUMER_OFFSETS_TOPIC = "__consumer_offsets";
-/** Bytes read per step while replaying a partition of `__consumer_offsets` (Kafka's offsets.load.buffer.size). */
-const LOAD_BUFFER_BYTES = 5 * 1024 * 1024;
 
 export interface OffsetCommitEntry {
   topic: string;
@@ -639,43 +633,29 @@ export class GroupCoordinatorService {
     groupRecords: Map<string, GroupMetadataRecordValue | null>,
     partitionCount: number,
   ): Promise<void> {
-    const log = partition.log;
-    const end = log.logEndOffset;
-    let offset = log.logStartOffset;
-    while (offset < end) {
-      const info = await log.read(offset, { maxBytes: LOAD_BUFFER_BYTES, maxOffset: end });
-      if (info.records.length === 0) break;
-      let next = offset;
-      for (const { position, sizeInBytes, magic } of iterateBatches(info.records)) {
-        const bytes = info.records.subarray(position, position + sizeInBytes);
-        if (magic !== MAGIC_V2) continue;
-        const header = readBatchHeader(bytes);
-        next = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
-        const decoded = decodeRecordBatch(bytes, 0, { verifyCrc: false });
-        if (isControlBatch(header.attributes)) {
-          // A transaction marker commits or aborts the producer's pending offsets of this partition's groups.
-          let type: number;
-          try {
-            type = controlRecordTypeOf(decoded);
-          } catch {
-            continue;
-          }
-          if (type !== ControlRecordType.Commit && type !== ControlRecordType.Abort) continue;
-          this.replayEndTransactionMarker(
-            header.producerId,
-            type === ControlRecordType.Commit,
-            (groupId) => consumerOffsetsPartitionFor(groupId, partitionCount) === partition.index,
-          );
-          continue;
+    await replayPartition(partition, (decoded) => {
+      const header = decoded.header;
+      if (isControlBatch(header.attributes)) {
+        // A transaction marker commits or aborts the producer's pending offsets of this partition's groups.
+        let type: number;
+        try {
+          type = controlRecordTypeOf(decoded);
+        } catch {
+          return;
         }
-        const producerId = isTransactional(header.attributes) ? header.producerId : null;
-        for (const record of decoded.records) {
-          this.replay(record.key, record.value, groupRecords, partition, record.offset, producerId);
-        }
+        if (type !== ControlRecordType.Commit && type !== ControlRecordType.Abort) return;
+        this.replayEndTransactionMarker(
+          header.producerId,
+          type === ControlRecordType.Commit,
+          (groupId) => consumerOffsetsPartitionFor(groupId, partitionCount) === partition.index,
+        );
+        return;
       }
-      if (next <= offset) break;
-      offset = next;
-    }
+      const producerId = isTransactional(header.attributes) ? header.producerId : null;
+      for (const record of decoded.records) {
+        this.replay(record.key, record.value, groupRecords, partition, record.offset, producerId);
+      }
+    });
   }
 
   private replay(

@@ -23,17 +23,7 @@
  *   transactional ids, marker retries).
  */
 
-import {
-  decodeRecordBatch,
-  ErrorCode,
-  encodeEndTxnMarkerBatch,
-  encodeRecordBatch,
-  isControlBatch,
-  iterateBatches,
-  KafkaError,
-  MAGIC_V2,
-  readBatchHeader,
-} from "@samsa/protocol";
+import { ErrorCode, encodeEndTxnMarkerBatch, encodeRecordBatch, isControlBatch, KafkaError } from "@samsa/protocol";
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../../config/broker-config.js";
 import type { Partition } from "../../topics/partition.js";
@@ -42,7 +32,7 @@ import { DeadlineTimer } from "../deadline-timer.js";
 import { CoalescingAppender } from "../group/coalescing-appender.js";
 import { consumerOffsetsPartitionFor } from "../group/consumer-offsets-records.js";
 import { CONSUMER_OFFSETS_TOPIC, type GroupCoordinatorService } from "../group/group-coordinator-service.js";
-import { getOrCreateInternalTopic } from "../internal-topic.js";
+import { getOrCreateInternalTopic, replayPartition } from "../internal-topic.js";
 import {
   type EndTxnResult,
   errorCodeForVersion,
@@ -65,9 +55,6 @@ import {
 } from "./transaction-log-records.js";
 
 export { TRANSACTION_STATE_TOPIC } from "./transaction-log-records.js";
-
-/** Bytes read per step while replaying a partition of `__transaction_state` (Kafka's transaction.state.log.load.buffer.size). */
-const LOAD_BUFFER_BYTES = 5 * 1024 * 1024;
 
 export interface TransactionCoordinatorServiceOptions {
   topics: TopicManager;
@@ -383,26 +370,10 @@ export class TransactionCoordinatorService {
   }
 
   private async loadPartition(partition: Partition): Promise<void> {
-    const log = partition.log;
-    const end = log.logEndOffset;
-    let offset = log.logStartOffset;
-    while (offset < end) {
-      const info = await log.read(offset, { maxBytes: LOAD_BUFFER_BYTES, maxOffset: end });
-      if (info.records.length === 0) break;
-      let next = offset;
-      for (const { position, sizeInBytes, magic } of iterateBatches(info.records)) {
-        const bytes = info.records.subarray(position, position + sizeInBytes);
-        if (magic !== MAGIC_V2) continue;
-        const header = readBatchHeader(bytes);
-        next = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
-        if (isControlBatch(header.attributes)) continue;
-        for (const record of decodeRecordBatch(bytes, 0, { verifyCrc: false }).records) {
-          this.replay(record.key, record.value, partition);
-        }
-      }
-      if (next <= offset) break;
-      offset = next;
-    }
+    await replayPartition(partition, (decoded) => {
+      if (isControlBatch(decoded.header.attributes)) return;
+      for (const record of decoded.records) this.replay(record.key, record.value, partition);
+    });
   }
 
   private replay(key: Buffer | null, value: Buffer | null, partition: Partition): void {

@@ -244,7 +244,7 @@ describe("Producer send order", () => {
 
   test("flush and close wait for sends still waiting for metadata, which are then delivered", async () => {
     const { producer, fake } = newProducer();
-    const sent = producer.send("t", { value: "x" });
+    const sent = producer.send("t", { value: "x", partition: 0 });
     await tick();
     let flushed = false;
     const flush = producer.flush().then(() => {
@@ -256,7 +256,7 @@ describe("Producer send order", () => {
     await within(flush, "flush");
     assert.equal((await sent).offset, 0n);
 
-    const sent2 = producer.send("t", { value: "y" });
+    const sent2 = producer.send("t", { value: "y", partition: 0 });
     let closed = false;
     const close = producer.close().then(() => {
       closed = true;
@@ -269,7 +269,11 @@ describe("Producer send order", () => {
 
   test("close waits for a send made on a topic whose metadata is still loading", async () => {
     const { producer, fake } = newProducer();
-    const sent = producer.sendBatch("t", [{ value: "x" }, { value: "y", partition: 1 }]);
+    // Explicit partitions: a null key would go to a randomly chosen sticky partition.
+    const sent = producer.sendBatch("t", [
+      { value: "x", partition: 0 },
+      { value: "y", partition: 1 },
+    ]);
     await tick();
     let closed = false;
     const close = producer.close().then(() => {

@@ -27,7 +27,8 @@ export function incrementSequence(sequence: number, increment: number): number {
 /** Rough bytes a record adds to a batch: its fields plus the varints around them (Kafka estimates the same way). */
 export function estimateRecordBytes(record: RecordInput): number {
   let bytes = 21 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  for (const h of record.headers ?? []) bytes += 10 + Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  if (record.headers !== undefined)
+    for (const h of record.headers) bytes += 10 + Buffer.byteLength(h.key) + (h.value?.length ?? 0);
   return bytes;
 }
 
@@ -39,6 +40,68 @@ export interface RecordCallbacks {
   reject(err: Error): void;
 }
 
+/**
+ * Who waits for a run of records: the producer's send call (one per call, not per record), or a
+ * single record's callbacks. `done` gets records [from, from + count) of the sink, which sit at
+ * `batchIndex`.. in `batch`; `fail` fails `count` of its records, and may be called more than once
+ * (once per batch of the sink).
+ */
+export interface RecordSink {
+  done(
+    batch: ProducerBatch,
+    batchIndex: number,
+    from: number,
+    count: number,
+    baseOffset: bigint,
+    logAppendTimeMs: bigint,
+  ): void;
+  fail(err: Error, count: number): void;
+}
+
+/** A contiguous run of a batch's records that belongs to one sink. */
+interface Segment {
+  readonly sink: RecordSink;
+  /** Index of the run's first record in the sink's own numbering. */
+  readonly from: number;
+  /** Index of the run's first record in the batch. */
+  readonly batchIndex: number;
+  count: number;
+}
+
+/** One record's metadata, as Kafka reports it: -1 offset without an answer, CreateTime unless LogAppendTime. */
+export function recordMetadata(
+  batch: ProducerBatch,
+  i: number,
+  baseOffset: bigint,
+  logAppendTimeMs: bigint,
+): RecordMetadata {
+  const ts = logAppendTimeMs >= 0n ? Number(logAppendTimeMs) : Number(batch.records[i]!.timestamp ?? -1n);
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: baseOffset < 0n ? -1n : baseOffset + BigInt(i),
+    timestampMs: ts,
+  };
+}
+
+/** Wraps one record's callbacks as a sink (tests and single appends). */
+class SingleRecordSink implements RecordSink {
+  constructor(private readonly callbacks: RecordCallbacks) {}
+  done(
+    batch: ProducerBatch,
+    batchIndex: number,
+    _from: number,
+    _count: number,
+    baseOffset: bigint,
+    logAppendTimeMs: bigint,
+  ): void {
+    this.callbacks.resolve(recordMetadata(batch, batchIndex, baseOffset, logAppendTimeMs));
+  }
+  fail(err: Error): void {
+    this.callbacks.reject(err);
+  }
+}
+
 let nextBatchId = 0;
 
 /** One batch of one partition, from the first append until the broker answers for it. */
@@ -46,7 +109,8 @@ export class ProducerBatch {
   /** Creation order; retries are re-queued by it (wrap-safe, unlike comparing sequences). */
   readonly id = nextBatchId++;
   readonly records: RecordInput[] = [];
-  readonly callbacks: RecordCallbacks[] = [];
+  /** Who waits for which records, in record order. */
+  private readonly segments: Segment[] = [];
   sizeBytes = BATCH_OVERHEAD_BYTES;
   /** Set once the batch may take no more records (drained, or a record did not fit). */
   closed = false;
@@ -71,25 +135,25 @@ export class ProducerBatch {
     return this.records.length;
   }
 
+  /** Notes that the batch's last record (just pushed) is record `from` of `sink`. */
+  addRecordOf(sink: RecordSink, from: number): void {
+    const last = this.segments[this.segments.length - 1];
+    if (last !== undefined && last.sink === sink && last.from + last.count === from) last.count++;
+    else this.segments.push({ sink, from, batchIndex: this.records.length - 1, count: 1 });
+  }
+
   /** Resolves every record of the batch with its offset (base offset + index). */
   complete(baseOffset: bigint, logAppendTimeMs: bigint): void {
     if (this.done) return;
     this.done = true;
-    for (let i = 0; i < this.callbacks.length; i++) {
-      const ts = logAppendTimeMs >= 0n ? Number(logAppendTimeMs) : Number(this.records[i]!.timestamp ?? -1n);
-      this.callbacks[i]!.resolve({
-        topic: this.topic,
-        partition: this.partition,
-        offset: baseOffset < 0n ? -1n : baseOffset + BigInt(i),
-        timestampMs: ts,
-      });
-    }
+    for (const seg of this.segments)
+      seg.sink.done(this, seg.batchIndex, seg.from, seg.count, baseOffset, logAppendTimeMs);
   }
 
   fail(err: Error): void {
     if (this.done) return;
     this.done = true;
-    for (const cb of this.callbacks) cb.reject(err);
+    for (const seg of this.segments) seg.sink.fail(err, seg.count);
   }
 }
 
@@ -158,24 +222,45 @@ export class RecordAccumulator {
    * Returns whether a batch became full (the sender should wake up now rather than at linger expiry).
    */
   append(topic: string, partition: number, record: RecordInput, callbacks: RecordCallbacks, nowMs: number): boolean {
+    return this.appendRun(topic, partition, [record], 0, 1, new SingleRecordSink(callbacks), 0, nowMs);
+  }
+
+  /**
+   * Adds `records[start..end)` to the partition, in order, as records `from`.. of `sink` (one
+   * partition lookup for the whole run). Returns whether a batch became full.
+   */
+  appendRun(
+    topic: string,
+    partition: number,
+    records: readonly RecordInput[],
+    start: number,
+    end: number,
+    sink: RecordSink,
+    from: number,
+    nowMs: number,
+  ): boolean {
     const state = this.state(topic, partition);
-    const bytes = estimateRecordBytes(record);
-    let batch = state.queue[state.queue.length - 1];
+    const batchBytes = this.options.batchBytes;
     let full = false;
-    if (batch === undefined || batch.closed || batch.sizeBytes + bytes > this.options.batchBytes) {
-      if (batch !== undefined && !batch.closed) {
+    let batch = state.queue[state.queue.length - 1];
+    for (let i = start; i < end; i++) {
+      const record = records[i]!;
+      const bytes = estimateRecordBytes(record);
+      if (batch === undefined || batch.closed || batch.sizeBytes + bytes > batchBytes) {
+        if (batch !== undefined && !batch.closed) {
+          batch.closed = true;
+          full = true;
+        }
+        batch = new ProducerBatch(topic, partition, nowMs);
+        state.queue.push(batch);
+      }
+      batch.records.push(record);
+      batch.addRecordOf(sink, from + (i - start));
+      batch.sizeBytes += bytes;
+      if (batch.sizeBytes >= batchBytes) {
         batch.closed = true;
         full = true;
       }
-      batch = new ProducerBatch(topic, partition, nowMs);
-      state.queue.push(batch);
-    }
-    batch.records.push(record);
-    batch.callbacks.push(callbacks);
-    batch.sizeBytes += bytes;
-    if (batch.sizeBytes >= this.options.batchBytes) {
-      batch.closed = true;
-      full = true;
     }
     return full;
   }

@@ -33,6 +33,8 @@ class FakeCluster {
   metadataCalls = 0;
   partitions = 2;
   autoAnswer: ((call: number) => number) | null = null;
+  /** Error code the broker answers for a partition's produce (none: it writes the batch). */
+  readonly produceErrors = new Map<number, number>();
 
   metadataFor(errorCode: number): ClusterMetadata {
     return {
@@ -81,6 +83,9 @@ class FakeCluster {
           responses: req.topicData.map((t) => ({
             name: t.name,
             partitionResponses: t.partitionData.map((p) => {
+              const errorCode = this.produceErrors.get(p.index);
+              if (errorCode !== undefined)
+                return { index: p.index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, errorMessage: null };
               let log = this.logs.get(p.index);
               if (log === undefined) this.logs.set(p.index, (log = []));
               const baseOffset = BigInt(log.length);
@@ -265,6 +270,26 @@ describe("Producer send order", () => {
     await within(close, "close");
     assert.equal(closed, true);
     assert.equal(md2.offset, 1n);
+  });
+
+  test("a call whose records fail on one partition rejects once; flush then finds nothing left pending", async () => {
+    const { producer, fake } = newProducer();
+    fake.autoAnswer = () => ErrorCode.NONE;
+    fake.produceErrors.set(0, ErrorCode.RECORD_LIST_TOO_LARGE);
+    const sent = producer.sendBatch("t", [
+      { value: "x", partition: 0 },
+      { value: "y", partition: 1 },
+      { value: "z", partition: 0 },
+    ]);
+    await assert.rejects(sent, (err: Error & { errorName?: string }) => err.errorName === "RECORD_LIST_TOO_LARGE");
+    await within(producer.flush(), "flush");
+    assert.equal((producer as unknown as { pending: Set<unknown> }).pending.size, 0);
+    assert.deepEqual(fake.logs.get(1), ["y"]);
+    fake.produceErrors.clear();
+    const mds = await within(producer.sendBatch("t", [{ value: "w", partition: 0 }]), "the next send");
+    assert.equal(mds[0]!.offset, 0n);
+    assert.deepEqual(await producer.sendBatch("t", []), []);
+    await within(producer.close(), "close");
   });
 
   test("close waits for a send made on a topic whose metadata is still loading", async () => {

@@ -6,7 +6,7 @@
  */
 import { ErrorCode, isRetriable, KafkaError, type RecordHeader, type RecordInput } from "@samsa/protocol";
 import { backoffMs, Cluster, isRetriableError, METADATA_MAX_AGE_MS } from "../cluster/cluster.js";
-import { RecordAccumulator, type RecordCallbacks } from "./accumulator.js";
+import { type ProducerBatch, RecordAccumulator, type RecordSink, recordMetadata } from "./accumulator.js";
 import { defaultPartition, StickyPartitioner } from "./partitioner.js";
 import { Sender } from "./sender.js";
 import { TransactionManager } from "./transaction-manager.js";
@@ -25,7 +25,83 @@ export const MAX_IN_FLIGHT_WITH_IDEMPOTENCE = 5;
 interface WaitingSend {
   readonly records: ProducerRecord[];
   readonly inputs: RecordInput[];
-  readonly callbacks: RecordCallbacks[];
+  readonly call: SendCall;
+}
+
+/**
+ * One send call's records, waited for as a whole: batches report runs of its records, and the
+ * call's single promise resolves once every record is acknowledged, or rejects on the first failure
+ * (as Promise.all over per-record promises did). `finished` (for flush) waits until every record
+ * of the call is acknowledged or failed, even after such a rejection.
+ */
+class SendCall implements RecordSink {
+  readonly promise: Promise<RecordMetadata[]>;
+  private readonly results: RecordMetadata[];
+  /** Records neither acknowledged nor failed yet. */
+  private unsettled: number;
+  private rejected = false;
+  private resolve!: (mds: RecordMetadata[]) => void;
+  private reject!: (err: Error) => void;
+  private finishedPromise: Promise<void> | null = null;
+  private onFinished: (() => void) | null = null;
+
+  constructor(
+    count: number,
+    private readonly whenFinished: (call: SendCall) => void,
+  ) {
+    this.promise = new Promise<RecordMetadata[]>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.results = new Array<RecordMetadata>(count);
+    this.unsettled = count;
+    if (count === 0) this.resolve(this.results);
+  }
+
+  get isFinished(): boolean {
+    return this.unsettled === 0;
+  }
+
+  /** Resolves once every record of the call is acknowledged or failed. */
+  finished(): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    this.finishedPromise ??= new Promise<void>((resolve) => {
+      this.onFinished = resolve;
+    });
+    return this.finishedPromise;
+  }
+
+  done(
+    batch: ProducerBatch,
+    batchIndex: number,
+    from: number,
+    count: number,
+    baseOffset: bigint,
+    logAppendTimeMs: bigint,
+  ): void {
+    if (!this.rejected) {
+      for (let k = 0; k < count; k++)
+        this.results[from + k] = recordMetadata(batch, batchIndex + k, baseOffset, logAppendTimeMs);
+    }
+    this.settle(count);
+    if (this.unsettled === 0 && !this.rejected) this.resolve(this.results);
+  }
+
+  fail(err: Error, count: number): void {
+    if (!this.rejected) {
+      this.rejected = true;
+      this.reject(err);
+    }
+    this.settle(count);
+  }
+
+  private settle(count: number): void {
+    this.unsettled -= count;
+    if (this.unsettled === 0) {
+      this.whenFinished(this);
+      this.onFinished?.();
+    }
+  }
 }
 
 /**
@@ -45,8 +121,11 @@ export class Producer {
   private readonly sticky: StickyPartitioner;
   /** Partition count per topic and when it was learnt; reloaded in the background after METADATA_MAX_AGE_MS (new partitions). */
   private readonly partitionCounts = new Map<string, { count: number; atMs: number }>();
-  /** Every record not yet settled, appended or still waiting for metadata: flush waits for these. */
-  private readonly pending = new Set<Promise<RecordMetadata>>();
+  /** Every send call with records not yet settled, appended or still waiting for metadata: flush waits for these. */
+  private readonly pending = new Set<SendCall>();
+  private readonly forgetCall = (call: SendCall): void => {
+    this.pending.delete(call);
+  };
   /**
    * Per topic, the send calls waiting for the topic's first metadata (or for the connection), in
    * call order. While a topic has an entry every new send of it queues behind; they are appended
@@ -158,18 +237,12 @@ export class Producer {
       throw new Error(`send with a transactionalId needs beginTransaction() first (state ${this.txn.state})`);
     }
     const now = Date.now();
-    const inputs = records.map((r) => toRecordInput(r, now));
-    const callbacks: RecordCallbacks[] = [];
-    const results = inputs.map(() => {
-      const promise = new Promise<RecordMetadata>((resolve, reject) => {
-        callbacks.push({ resolve, reject });
-      });
-      this.pending.add(promise);
-      const forget = () => this.pending.delete(promise);
-      promise.then(forget, forget);
-      return promise;
-    });
-    const send: WaitingSend = { records, inputs, callbacks };
+    const nowTs = BigInt(now);
+    const inputs = new Array<RecordInput>(records.length);
+    for (let i = 0; i < records.length; i++) inputs[i] = toRecordInput(records[i]!, nowTs);
+    const call = new SendCall(records.length, this.forgetCall);
+    if (!call.isFinished) this.pending.add(call);
+    const send: WaitingSend = { records, inputs, call };
     const queue = this.waiting.get(topic);
     const count = this.ready && queue === undefined ? this.cachedPartitionCount(topic, now) : undefined;
     if (count !== undefined) this.append(topic, send, count);
@@ -178,7 +251,7 @@ export class Producer {
       this.waiting.set(topic, [send]);
       void this.appendWhenLoaded(topic);
     }
-    return Promise.all(results);
+    return call.promise;
   }
 
   /**
@@ -213,27 +286,33 @@ export class Producer {
     const queue = this.waiting.get(topic) ?? [];
     this.waiting.delete(topic);
     for (const send of queue) {
-      if (count === undefined) for (const cb of send.callbacks) cb.reject(error as Error);
+      if (count === undefined) send.call.fail(error as Error, send.records.length);
       else this.append(topic, send, count);
     }
   }
 
   /** Puts one call's records into the accumulator, or fails them all if one cannot be placed. */
   private append(topic: string, send: WaitingSend, partitionCount: number): void {
-    const { records, inputs, callbacks } = send;
-    let partitions: number[];
+    const { records, inputs, call } = send;
+    const n = records.length;
+    const partitions = new Array<number>(n);
     try {
       // Partitions first, so a bad record fails the call before anything of it is queued.
       if (this.sender.fatalError !== null) throw this.sender.fatalError;
-      partitions = records.map((r, i) => this.choosePartition(topic, r, inputs[i]!, partitionCount));
+      for (let i = 0; i < n; i++) partitions[i] = this.choosePartition(topic, records[i]!, inputs[i]!, partitionCount);
     } catch (err) {
-      for (const cb of callbacks) cb.reject(err as Error);
+      call.fail(err as Error, n);
       return;
     }
     const now = Date.now();
     let wake = false;
-    for (let i = 0; i < records.length; i++) {
-      if (this.accumulator.append(topic, partitions[i]!, inputs[i]!, callbacks[i]!, now)) wake = true;
+    // Runs of records bound for the same partition go in together: one partition lookup per run.
+    for (let start = 0; start < n; ) {
+      const partition = partitions[start]!;
+      let end = start + 1;
+      while (end < n && partitions[end] === partition) end++;
+      if (this.accumulator.appendRun(topic, partition, inputs, start, end, call, start, now)) wake = true;
+      start = end;
     }
     if (wake) this.sender.wake();
     else this.sender.schedule(this.options.lingerMs ?? DEFAULT_LINGER_MS);
@@ -293,12 +372,12 @@ export class Producer {
    * await producer.flush();
    */
   async flush(): Promise<void> {
-    const waiting = [...this.pending];
-    if (waiting.length === 0) return;
+    if (this.pending.size === 0) return;
+    const waiting = Array.from(this.pending, (call) => call.finished());
     this.accumulator.beginFlush();
     try {
       this.sender.wake();
-      await Promise.allSettled(waiting);
+      await Promise.all(waiting);
     } finally {
       this.accumulator.endFlush();
     }
@@ -387,7 +466,7 @@ function toBuffer(v: Buffer | string): Buffer {
   return typeof v === "string" ? Buffer.from(v, "utf8") : v;
 }
 
-function toRecordInput(r: ProducerRecord, nowMs: number): RecordInput {
+function toRecordInput(r: ProducerRecord, nowTs: bigint): RecordInput {
   let headers: RecordHeader[] | undefined;
   if (r.headers !== undefined) {
     if (Array.isArray(r.headers)) {
@@ -400,6 +479,6 @@ function toRecordInput(r: ProducerRecord, nowMs: number): RecordInput {
     key: r.key === undefined || r.key === null ? null : toBuffer(r.key),
     value: r.value === null ? null : toBuffer(r.value),
     headers,
-    timestamp: BigInt(r.timestampMs ?? nowMs),
+    timestamp: r.timestampMs === undefined ? nowTs : BigInt(r.timestampMs),
   };
 }

@@ -59,6 +59,38 @@ export class RecordBatchTooLargeError extends LogError {
   }
 }
 
+/** OUT_OF_ORDER_SEQUENCE_NUMBER: a gap (or a new epoch not starting at 0); the producer resets or fails. */
+export class OutOfOrderSequenceError extends LogError {
+  override readonly name = "OutOfOrderSequenceError";
+  constructor(message: string) {
+    super(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message);
+  }
+}
+
+/** INVALID_PRODUCER_EPOCH: a batch from an older epoch than the partition has seen (a fenced zombie). */
+export class InvalidProducerEpochError extends LogError {
+  override readonly name = "InvalidProducerEpochError";
+  constructor(message: string) {
+    super(ErrorCode.INVALID_PRODUCER_EPOCH, message);
+  }
+}
+
+/** INVALID_TXN_STATE: a non-transactional batch from a producer in the middle of a transaction. */
+export class InvalidTxnStateError extends LogError {
+  override readonly name = "InvalidTxnStateError";
+  constructor(message: string) {
+    super(ErrorCode.INVALID_TXN_STATE, message);
+  }
+}
+
+/** TRANSACTION_COORDINATOR_FENCED: a marker from a coordinator epoch older than the last one seen. */
+export class TransactionCoordinatorFencedError extends LogError {
+  override readonly name = "TransactionCoordinatorFencedError";
+  constructor(message: string) {
+    super(ErrorCode.TRANSACTION_COORDINATOR_FENCED, message);
+  }
+}
+
 /**
  * An index file that fails its sanity check. Never reaches a client: the loader catches it,
  * deletes the index and rebuilds it from the segment (Kafka's CorruptIndexException).

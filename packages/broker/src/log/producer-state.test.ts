@@ -2,20 +2,22 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ErrorCode, encodeEndTxnMarkerBatch, encodeRecordBatch, setBaseOffset } from "@samsa/protocol";
 import {
+  InvalidProducerEpochError,
+  InvalidTxnStateError,
+  OutOfOrderSequenceError,
+  TransactionCoordinatorFencedError,
+} from "./errors.js";
+import {
   type AppendOrigin,
   batchFirstOffset,
   batchFirstSeq,
   type CompletedTxn,
   decrementSequence,
   INT32_MAX,
-  InvalidProducerEpochError,
-  InvalidTxnStateError,
   incrementSequence,
-  OutOfOrderSequenceError,
   type ProducerBatch,
   ProducerStateManager,
   producerBatchAt,
-  TransactionCoordinatorFencedError,
 } from "./producer-state.js";
 import { producerStateEntryOf, snapshotEntryOf } from "./producer-state-snapshot.js";
 import { ManualClock, seededRandom } from "./test-support.js";

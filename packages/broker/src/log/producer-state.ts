@@ -42,7 +42,6 @@ import {
   ControlRecordType,
   decodeControlRecordKey,
   decodeEndTxnMarker,
-  ErrorCode,
   isControlBatch,
   isTransactional,
   NO_PRODUCER_EPOCH,
@@ -51,7 +50,13 @@ import {
   NO_TIMESTAMP,
 } from "@samsa/protocol";
 import type { Clock } from "./config.js";
-import { InvalidRecordError, LogError } from "./errors.js";
+import {
+  InvalidProducerEpochError,
+  InvalidRecordError,
+  InvalidTxnStateError,
+  OutOfOrderSequenceError,
+  TransactionCoordinatorFencedError,
+} from "./errors.js";
 import { decodeRecordBatch, readBatchHeader } from "./records.js";
 
 /** Batches remembered per producer: the idempotent producer allows at most 5 in flight. */
@@ -63,40 +68,6 @@ export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 export const DEFAULT_MAX_TRANSACTION_TIMEOUT_MS = 900_000;
 /** Slack past transaction.max.timeout.ms before an open transaction counts as hanging (Kafka's LATE_TRANSACTION_BUFFER_MS). */
 export const LATE_TRANSACTION_BUFFER_MS = 5 * 60 * 1000;
-
-// ---- errors ----
-
-/** OUT_OF_ORDER_SEQUENCE_NUMBER: a gap (or a new epoch not starting at 0); the producer resets or fails. */
-export class OutOfOrderSequenceError extends LogError {
-  override readonly name = "OutOfOrderSequenceError";
-  constructor(message: string) {
-    super(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message);
-  }
-}
-
-/** INVALID_PRODUCER_EPOCH: a batch from an older epoch than the partition has seen (a fenced zombie). */
-export class InvalidProducerEpochError extends LogError {
-  override readonly name = "InvalidProducerEpochError";
-  constructor(message: string) {
-    super(ErrorCode.INVALID_PRODUCER_EPOCH, message);
-  }
-}
-
-/** INVALID_TXN_STATE: a non-transactional batch from a producer in the middle of a transaction. */
-export class InvalidTxnStateError extends LogError {
-  override readonly name = "InvalidTxnStateError";
-  constructor(message: string) {
-    super(ErrorCode.INVALID_TXN_STATE, message);
-  }
-}
-
-/** TRANSACTION_COORDINATOR_FENCED: a marker from a coordinator epoch older than the last one seen. */
-export class TransactionCoordinatorFencedError extends LogError {
-  override readonly name = "TransactionCoordinatorFencedError";
-  constructor(message: string) {
-    super(ErrorCode.TRANSACTION_COORDINATOR_FENCED, message);
-  }
-}
 
 // ---- sequences ----
 

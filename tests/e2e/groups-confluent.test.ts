@@ -19,6 +19,7 @@ import {
   createTopic,
   describeGroup,
   endOffsets,
+  GROUP_BROKER_SET,
   generationOf,
   harnessKafka,
   type Member,
@@ -32,11 +33,6 @@ import {
 import { PYTHON, requireClient } from "./support/run.js";
 
 const DRIVER = path.join(REPO_ROOT, "tests/e2e/clients/group_member.py");
-const GROUP_SET = [
-  "group.initial.rebalance.delay.ms=0",
-  "group.min.session.timeout.ms=1000",
-  "offsets.topic.num.partitions=4",
-];
 const PARTITIONS = 6;
 const PER_PARTITION = 5;
 /** A rebalance among a few local members takes well under this; the bound only stops a hang. */
@@ -76,7 +72,7 @@ async function connectAdmin(): Promise<void> {
 
 before(async () => {
   requireClient("python-confluent-kafka");
-  broker = await BrokerProcess.start({ set: GROUP_SET });
+  broker = await BrokerProcess.start({ set: GROUP_BROKER_SET });
   await connectAdmin();
 });
 

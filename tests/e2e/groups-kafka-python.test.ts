@@ -16,6 +16,7 @@ import {
   createTopic,
   describeGroup,
   endOffsets,
+  GROUP_BROKER_SET,
   generationOf,
   harnessKafka,
   type Member,
@@ -29,11 +30,6 @@ import {
 import { PYTHON, requireClient } from "./support/run.js";
 
 const DRIVER = path.join(REPO_ROOT, "tests/e2e/clients/group_member.py");
-const GROUP_SET = [
-  "group.initial.rebalance.delay.ms=0",
-  "group.min.session.timeout.ms=1000",
-  "offsets.topic.num.partitions=4",
-];
 const PARTITIONS = 4;
 const PER_PARTITION = 5;
 const WAIT_MS = 30_000;
@@ -59,7 +55,7 @@ function startMember(group: string, topic: string, clientId: string): Member {
 
 before(async () => {
   requireClient("python-kafka");
-  broker = await BrokerProcess.start({ set: GROUP_SET });
+  broker = await BrokerProcess.start({ set: GROUP_BROKER_SET });
   admin = harnessKafka(broker.bootstrap).admin();
   await admin.connect();
 });

@@ -13,16 +13,12 @@ import {
   committedOffsets,
   createTopic,
   describeGroup,
+  GROUP_BROKER_SET,
   harnessKafka,
   type ProducedRecord,
   produceRecords,
 } from "./support/groups.js";
 
-const GROUP_SET = [
-  "group.initial.rebalance.delay.ms=0",
-  "group.min.session.timeout.ms=1000",
-  "offsets.topic.num.partitions=4",
-];
 const WAIT_MS = 20_000;
 
 let broker: BrokerProcess;
@@ -31,7 +27,7 @@ let admin: Admin;
 const consumers: Consumer[] = [];
 
 before(async () => {
-  broker = await BrokerProcess.start({ set: GROUP_SET });
+  broker = await BrokerProcess.start({ set: GROUP_BROKER_SET });
   kafka = harnessKafka(broker.bootstrap, "samsa-e2e-kafkajs-groups");
   admin = kafka.admin();
   await admin.connect();

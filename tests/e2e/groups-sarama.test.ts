@@ -16,6 +16,7 @@ import {
   committedOffsets,
   createTopic,
   describeGroup,
+  GROUP_BROKER_SET,
   generationOf,
   harnessKafka,
   type Member,
@@ -27,11 +28,6 @@ import {
 } from "./support/groups.js";
 import { requireClient, runOk, SARAMA_ENV } from "./support/run.js";
 
-const GROUP_SET = [
-  "group.initial.rebalance.delay.ms=0",
-  "group.min.session.timeout.ms=1000",
-  "offsets.topic.num.partitions=4",
-];
 const PARTITIONS = 4;
 const PER_PARTITION = 5;
 const WAIT_MS = 30_000;
@@ -59,7 +55,7 @@ before(async () => {
     env: { ...process.env, ...SARAMA_ENV },
     timeoutMs: 240_000,
   });
-  broker = await BrokerProcess.start({ set: GROUP_SET });
+  broker = await BrokerProcess.start({ set: GROUP_BROKER_SET });
   admin = harnessKafka(broker.bootstrap).admin();
   await admin.connect();
 });

@@ -8,6 +8,13 @@ import assert from "node:assert/strict";
 import kafkajs, { type Admin, type GroupDescription } from "kafkajs";
 import type { ClientEvent, ClientProcess } from "./client-process.js";
 
+/** Broker configs for group tests: no initial rebalance delay, short sessions allowed, few offsets partitions. */
+export const GROUP_BROKER_SET = [
+  "group.initial.rebalance.delay.ms=0",
+  "group.min.session.timeout.ms=1000",
+  "offsets.topic.num.partitions=4",
+];
+
 // KafkaJS is CommonJS whose exports Node cannot list statically: take them from the default export.
 const { AssignerProtocol, Kafka, logLevel } = kafkajs;
 

@@ -304,6 +304,29 @@ describe("samsa consume --group and samsa group", () => {
     }
   });
 
+  test("SIGINT (Ctrl-C) ends a group member as SIGTERM does: it commits what it printed, leaves, exits 0", async () => {
+    const member = new RunningConsumer(["consume", "--topic", TOPIC, "--group", "cli-g3", "--from-beginning"]);
+    try {
+      await member.waitForLines(TOTAL, 60_000);
+      assert.equal((await describeGroup(admin, "cli-g3", TOPIC)).members.length, 1);
+      member.signal("SIGINT");
+      assert.deepEqual(await member.exited, { code: 0, signal: null }, member.stderr);
+      assert.equal(member.stderr, "");
+      const left = await describeGroup(admin, "cli-g3", TOPIC);
+      assert.equal(left.state, "Empty");
+      assert.deepEqual(
+        (await describeRows("cli-g3")).rows.map((r) => [r.committed, r.lag]),
+        [
+          ["6", "0"],
+          ["4", "0"],
+        ],
+      );
+    } finally {
+      member.signal("SIGKILL");
+      await member.exited;
+    }
+  });
+
   test("delete removes an empty group; unknown groups are named in one sentence", async () => {
     const deleted = await samsaOk(["group", "delete", "--group", "cli-g1"]);
     assert.equal(deleted.stdout, "Deleted group cli-g1.\n");

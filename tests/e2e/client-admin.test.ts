@@ -226,6 +226,49 @@ describe("@samsa/client Admin", () => {
     );
   });
 
+  test("listOffsets by time: the first offset whose timestamp is at or after the target, per partition (as KafkaJS reads it)", async () => {
+    const topic = "adm-by-time";
+    await admin.createTopics([{ topic, numPartitions: 2 }]);
+    // Timestamps one second apart, older than now, partition 1 shifted by half a second.
+    const base = Date.now() - 3_600_000;
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [0, 1].flatMap((partition) =>
+          Array.from({ length: 10 }, (_, i) => ({
+            partition,
+            value: `t${i}`,
+            timestamp: String(base + i * 1000 + partition * 500),
+          })),
+        ),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const at = async (timestampMs: number) =>
+      (await admin.listOffsets(topic, { timestampMs })).map((o) => [o.partition, o.offset, o.timestamp]);
+    assert.deepEqual(await at(base + 3000), [
+      [0, 3n, BigInt(base + 3000)],
+      [1, 3n, BigInt(base + 3500)],
+    ]);
+    assert.deepEqual(await at(base + 3200), [
+      [0, 4n, BigInt(base + 4000)],
+      [1, 3n, BigInt(base + 3500)],
+    ]);
+    assert.deepEqual(await at(base + 9000), [
+      [0, 9n, BigInt(base + 9000)],
+      [1, 9n, BigInt(base + 9500)],
+    ]);
+    const theirs = await kjs.fetchTopicOffsetsByTimestamp(topic, base + 3200);
+    assert.deepEqual(theirs.map((o) => [o.partition, o.offset]).sort(), [
+      [0, "4"],
+      [1, "3"],
+    ]);
+  });
+
   test("groups: listGroups, describeGroups, fetchOffsets, groupLag, resetOffsets, deleteGroups with a KafkaJS consumer", async () => {
     const topic = "adm-groups";
     const groupId = "adm-group";

@@ -10,6 +10,8 @@
  * - a group resumes from its committed offsets after close and restart; a member joining
  *   mid-stream takes over at the offsets the old owner committed before giving partitions up;
  * - assign mode (no group), seek, seekToTimestamp, pause/resume;
+ * - records kcat produces with each codec (none, gzip, snappy, lz4, zstd) are read intact: keys,
+ *   values, headers, null values, offsets;
  * - read_committed skips a transaction KafkaJS aborted; read_uncommitted sees it;
  * - a static member's close does not leave the group, and its restart takes its place back
  *   without a rebalance.
@@ -42,7 +44,8 @@ import {
   produceRecords,
   recordsOf,
 } from "./support/groups.js";
-import { PYTHON, requireClient } from "./support/run.js";
+import { CODEC_IDS, CODECS, storedBatches } from "./support/log-files.js";
+import { PYTHON, requireClient, runOk } from "./support/run.js";
 
 const WAIT_MS = 30_000;
 
@@ -580,6 +583,80 @@ describe("Samsa consumer without a group", () => {
     await consumer.close();
     await running;
   });
+
+  for (const codec of CODECS) {
+    test(`records kcat produces with compression ${codec} are read intact`, async () => {
+      requireClient("kcat");
+      const topic = `cc-kcat-${codec}`;
+      await createTopic(admin, topic, 1);
+      // Keys, UTF-8 beyond ASCII, compressible and incompressible values, one null value (-Z),
+      // headers on every record: several batches of ~1,000 lines each.
+      const COUNT = 3000;
+      const lines = Array.from({ length: COUNT }, (_, i) => {
+        const value =
+          i % 500 === 7
+            ? ""
+            : i % 3 === 0
+              ? `välue-${i}-${"compressible ".repeat(i % 30)}`
+              : `${i}-${(Math.imul(i + 1, 0x9e3779b1) >>> 0).toString(36)}${(Math.imul(i + 7, 0x85ebca6b) >>> 0).toString(36)}`;
+        return `k${i}:${value}`;
+      });
+      await runOk(
+        "kcat",
+        [
+          "-b",
+          broker.bootstrap,
+          "-P",
+          "-t",
+          topic,
+          "-p",
+          "0",
+          "-K",
+          ":",
+          "-Z",
+          "-z",
+          codec,
+          "-H",
+          `codec=${codec}`,
+          "-H",
+          "empty=",
+          "-X",
+          "linger.ms=50",
+          "-X",
+          "batch.num.messages=700",
+        ],
+        { input: `${lines.join("\n")}\n`, timeoutMs: 60_000 },
+      );
+      const batches = await storedBatches(broker.dataDir, topic, 0);
+      assert.ok(batches.length > 1, `several batches (${batches.length})`);
+      for (const b of batches) assert.equal(b.compression, CODEC_IDS[codec], `kcat's batch at ${b.baseOffset}`);
+
+      const tp = { topic, partition: 0 };
+      const reader = await startReader(`kcat-${codec}`, {}, (c) => {
+        c.assign([tp]);
+        c.seekToBeginning([tp]);
+      });
+      await waitForRecords([reader], COUNT);
+      await stopAll([reader]);
+      assert.equal(reader.records.length, COUNT, "no record twice");
+      reader.records.forEach((r, i) => {
+        const at = lines[i]!.indexOf(":");
+        const value = lines[i]!.slice(at + 1);
+        assert.equal(r.offset, BigInt(i));
+        assert.equal(r.key?.toString(), lines[i]!.slice(0, at), `key at ${i}`);
+        if (value === "") assert.equal(r.value, null, `null value at ${i} (kcat -Z)`);
+        else assert.equal(r.value?.toString(), value, `value at ${i}`);
+        assert.deepEqual(
+          r.headers.map((h) => [h.key, h.value?.toString()]),
+          [
+            ["codec", codec],
+            ["empty", ""],
+          ],
+          `headers at ${i}`,
+        );
+      });
+    });
+  }
 
   test("read_committed skips a transaction KafkaJS aborted; read_uncommitted sees it", async () => {
     const topic = "cc-txn";

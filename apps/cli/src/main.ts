@@ -18,12 +18,23 @@ export function parsePort(text: string): number {
   return n;
 }
 
+/**
+ * Commander's usage error on one line: it puts its suggestion on a second line
+ * ("error: unknown command 'topics'\n(Did you mean topic?)"); a failure reads as one sentence.
+ */
+export function oneLineUsageError(message: string): string {
+  return message.replace(/\n\(Did you mean (.+?)\?\)/, " (did you mean $1?)");
+}
+
 export function buildProgram(): Command {
   const program = new Command("samsa")
     .description("Samsa: an event streaming platform that speaks the Kafka protocol.")
     .option("--verbose", "print stack traces with errors")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(oneLineUsageError(s)),
+    });
   startCommand(program);
   topicCommand(program);
   produceCommand(program);

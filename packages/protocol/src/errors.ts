@@ -384,12 +384,28 @@ export function errorInfo(code: number): KafkaErrorInfo {
   );
 }
 
-/** Whether a client may retry the request that got this code (false for unknown codes). */
+/**
+ * Whether a client may retry the request that got this code (false for unknown codes).
+ *
+ * @example
+ * isRetriable(ErrorCode.NOT_LEADER_OR_FOLLOWER) // true
+ * isRetriable(ErrorCode.TOPIC_AUTHORIZATION_FAILED) // false
+ */
 export function isRetriable(code: number): boolean {
   return table()[code - MIN_CODE]?.retriable === true;
 }
 
-/** A failure that carries the Kafka error code to put on the wire or that came off it. */
+/**
+ * A failure that carries the Kafka error code to put on the wire or that came off it, its name and
+ * whether it is retriable.
+ *
+ * @example
+ * try {
+ *   await admin.createTopics([{ topic: "orders", numPartitions: 3 }]);
+ * } catch (err) {
+ *   if (err instanceof KafkaError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS) console.log(err.errorName, err.retriable);
+ * }
+ */
 export class KafkaError extends Error {
   override readonly name: string = "KafkaError";
   readonly code: number;

@@ -105,6 +105,11 @@ function kafkaError(code: number, brokerMessage: string | null | undefined, cont
 /**
  * Decodes a member's assignment (ConsumerProtocolAssignment: int16 version, then the schema at
  * that version; a newer version is read with our newest schema, as Kafka's ConsumerProtocol does).
+ * `describeGroups` already applies it to consumer groups; this is for bytes from elsewhere
+ * (a JoinGroup/SyncGroup capture, another tool's DescribeGroups).
+ *
+ * @example
+ * decodeConsumerAssignment(member.memberAssignment) // [{ topic: "orders", partitions: [0, 2] }]
  */
 export function decodeConsumerAssignment(bytes: Buffer): { topic: string; partitions: number[] }[] {
   if (bytes.length === 0) return [];

@@ -277,6 +277,42 @@ describe("Sender", () => {
     sender.close();
   });
 
+  test("NOT_LEADER_OR_FOLLOWER: the topic's metadata is refreshed and the batch goes to the new leader with its sequence", async () => {
+    const oldLeader = new FakeBroker();
+    const newLeader = new FakeBroker();
+    oldLeader.inject = () => ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    const [conn0, conn1] = await Promise.all([
+      oldLeader.cluster().connectionTo(0),
+      newLeader.cluster().connectionTo(0),
+    ]);
+    let refreshes = 0;
+    let leader = 0;
+    const cluster = {
+      refreshMetadata: async () => {
+        refreshes++;
+        // The move is learnt from the first refresh after the old leader refused.
+        if (oldLeader.requests.length > 0) leader = 1;
+        const md = await oldLeader.cluster().refreshMetadata([]);
+        for (const p of md.topics.get("t")!.partitions) p.leader = leader;
+        return md;
+      },
+      connectionTo: async (nodeId: number) => (nodeId === 0 ? conn0 : conn1),
+      anyConnection: async () => conn0,
+    } as unknown as Cluster;
+    const { send, sender } = setup(cluster);
+    const md = await send(0, "moved");
+    assert.equal(md.offset, 0n);
+    assert.deepEqual(trim(newLeader.values(0)), ["moved"], "written by the new leader");
+    assert.deepEqual(oldLeader.values(0), [], "never by the old one");
+    assert.ok(refreshes >= 2, `metadata refreshed after the error (${refreshes} refreshes)`);
+    assert.deepEqual(
+      [...oldLeader.requests, ...newLeader.requests].map((r) => [r[0]!.sequence, r[0]!.epoch]).at(-1),
+      [0, 0],
+      "the retry keeps its sequence and epoch",
+    );
+    sender.close();
+  });
+
   test("a non-retriable error fails the batch's records with a KafkaError naming it", async () => {
     const broker = new FakeBroker();
     broker.inject = () => ErrorCode.RECORD_LIST_TOO_LARGE;

@@ -8,9 +8,18 @@
  * (or leaves the loop), so auto-commit and the commit before a rebalance never skip records the
  * application has not seen, and never repeat ones it has finished with.
  *
- * One poll round: rejoin the group if asked, auto-commit when due, find starting positions
- * (committed offset via OffsetFetch, else `autoOffsetReset` via ListOffsets), then one Fetch per
- * partition leader in parallel; each partition's data becomes a ConsumerBatch (records.ts).
+ * A maintenance round (before handing out anything when due): rejoin the group if asked,
+ * auto-commit when due, find starting positions (committed offset via OffsetFetch, else
+ * `autoOffsetReset` via ListOffsets).
+ *
+ * Fetching is pipelined, as Kafka's Fetcher and librdkafka do: a partition is fetched again as
+ * soon as it has nothing buffered (its last data was handed out), with at most one Fetch in flight
+ * per leader, so the broker reads and sends the next data while the application works on the
+ * previous batch. A response is kept as received and decoded when handed out (records.ts), after
+ * the next Fetch has gone. Buffered data is bounded by one response per partition. A fetch that
+ * comes back after a seek, reset, revocation or reassignment of its partition is dropped (its
+ * offset no longer matches the partition's position), and handing out is what moves the consumed
+ * position, so prefetched data never reaches a commit.
  */
 import {
   type ApiDescriptor,
@@ -27,7 +36,7 @@ import { Cluster, isRetriableError } from "../cluster/cluster.js";
 import { BrokerConnection } from "../network/broker-connection.js";
 import { assignorFor } from "./assignors.js";
 import { type CoordinatorChannel, fetchCommittedOffsets, GroupMembership } from "./coordinator.js";
-import { decodeFetchedRecords } from "./records.js";
+import { type AbortedTransaction, decodeFetchedRecords, nextFetchOffset } from "./records.js";
 import {
   type ConsumerBatch,
   type ConsumerGroupMetadata,
@@ -93,6 +102,21 @@ interface PartitionState {
   highWatermark: bigint;
   /** Bumped by every seek and reset: a batch fetched before one must not move `consumed`. */
   epoch: number;
+  /** Responses of this partition waiting in `buffered` (0 or 1: it is fetched only when empty). */
+  bufferedCount: number;
+  /** A Fetch for this partition is in flight. */
+  fetching: boolean;
+}
+
+/** One partition's data from one Fetch response, kept raw until it is handed out. */
+interface CompletedFetch {
+  state: PartitionState;
+  /** The partition epoch when it arrived; a seek or reset since makes it stale. */
+  epoch: number;
+  fetchOffset: bigint;
+  records: Buffer;
+  abortedTransactions: readonly AbortedTransaction[] | null;
+  highWatermark: bigint;
 }
 
 /**
@@ -119,9 +143,17 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   private readonly membership: GroupMembership | null;
   private coordinatorConnection: Promise<BrokerConnection> | null = null;
   private readonly parts = new Map<string, PartitionState>();
-  private readonly buffered: ConsumerBatch[] = [];
-  /** The partition epoch each buffered batch was fetched in. */
-  private readonly batchEpochs = new WeakMap<ConsumerBatch, number>();
+  private readonly buffered: CompletedFetch[] = [];
+  /** Leaders with a Fetch in flight, and the fetch itself. */
+  private readonly inFlight = new Map<number, Promise<void>>();
+  /** 1 while a sendFetches pass resolves leaders, else 0. */
+  private resolving = 0;
+  /** sendFetches was called during a pass: run another when it ends. */
+  private sendAgain = false;
+  /** Woken whenever a Fetch completes. */
+  private fetchWaiters: (() => void)[] = [];
+  /** A maintenance round that failed on a retriable error is not retried before this. */
+  private nextRoundMs = 0;
   private mode: "none" | "subscribe" | "assign" = "none";
   private subscription: string[] = [];
   private listener: RebalanceListener = {};
@@ -235,20 +267,53 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         this.fatal = null;
         throw err;
       }
-      const i = this.buffered.findIndex((b) => this.parts.get(tpKey(b))?.paused === false);
-      if (i < 0) {
+      if (this.roundDue()) {
         await this.poll();
         continue;
       }
-      const [batch] = this.buffered.splice(i, 1);
+      const i = this.buffered.findIndex((f) => !f.state.paused);
+      if (i < 0) {
+        await this.awaitData();
+        continue;
+      }
+      const [fetched] = this.buffered.splice(i, 1);
+      const { state } = fetched;
+      state.bufferedCount--;
+      // The partition has nothing buffered now: its next Fetch goes before this one is decoded.
+      this.sendFetches();
+      let records: ConsumerRecord[];
+      try {
+        records = decodeFetchedRecords(
+          state.tp.topic,
+          state.tp.partition,
+          fetched.records,
+          fetched.fetchOffset,
+          this.opts.isolationLevel === "read_committed",
+          fetched.abortedTransactions,
+        ).records;
+      } catch (err) {
+        // As Kafka, a batch that cannot be decoded fails every read of it until the application
+        // seeks past: fetch it again (the Fetch just sent is made stale) rather than skip it.
+        if (this.parts.get(tpKey(state.tp)) === state && state.epoch === fetched.epoch) {
+          state.position = fetched.fetchOffset;
+          state.epoch++;
+        }
+        throw err;
+      }
+      const last = records[records.length - 1];
+      if (last === undefined) continue; // only control batches or aborted transactions
+      const batch: ConsumerBatch = {
+        topic: state.tp.topic,
+        partition: state.tp.partition,
+        records,
+        highWatermark: fetched.highWatermark,
+      };
       try {
         yield batch;
       } finally {
         // Handed over: a commit from now on covers it (Kafka advances the position when poll returns).
         // A seek made while the application held the batch wins, as in Kafka.
-        const state = this.parts.get(tpKey(batch));
-        const last = batch.records[batch.records.length - 1];
-        if (state !== undefined && last !== undefined && this.batchEpochs.get(batch) === state.epoch) {
+        if (this.parts.get(tpKey(state.tp)) === state && state.epoch === fetched.epoch) {
           state.consumed = last.offset + 1n;
         }
       }
@@ -396,7 +461,10 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // A fetch in flight ends within maxWaitMs; a JoinGroup in flight is abandoned.
+    // A maintenance round in flight (commit, offsets) is given a moment; a JoinGroup in flight is
+    // abandoned. Fetches in flight are not waited for: closing the connections ends them, and
+    // their data would be dropped anyway.
+    this.wakeFetchWaiters();
     if (this.round !== null) await Promise.race([this.round.catch(() => undefined), sleep(this.opts.maxWaitMs + 1000)]);
     try {
       const membership = this.membership;
@@ -425,13 +493,14 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
 
   // --- the poll round ------------------------------------------------------------------------
 
+  /** The maintenance round, one at a time; a retriable failure delays the next by the retry backoff. */
   private poll(): Promise<void> {
     if (this.round === null) {
       this.round = this.pollOnce()
-        .catch(async (err: unknown) => {
+        .catch((err: unknown) => {
           if (this.closed) return;
           if (isRetriableError(err)) {
-            await sleep(this.cluster.options.retry.initialBackoffMs);
+            this.nextRoundMs = Date.now() + this.cluster.options.retry.initialBackoffMs;
             return;
           }
           this.fatal = err instanceof Error ? err : new Error(String(err));
@@ -455,9 +524,51 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       this.nextAutoCommitMs = Date.now() + this.opts.autoCommitIntervalMs;
     }
     await this.updatePositions();
-    if (this.closed) return;
-    const fetched = await this.fetchOnce();
-    if (!fetched) await sleep(IDLE_ROUND_MS);
+  }
+
+  /**
+   * Whether a maintenance round must run before anything more is handed out: the group asks for
+   * a rejoin, an auto-commit or metadata check is due, or a partition has no position yet.
+   */
+  private roundDue(): boolean {
+    if (this.mode === "none") return true;
+    const now = Date.now();
+    if (now < this.nextRoundMs) return false;
+    const membership = this.membership;
+    if (membership !== null) {
+      if (this.mode === "subscribe" && membership.rejoinNeeded) return true;
+      if (this.opts.autoCommit && now >= this.nextAutoCommitMs) return true;
+      if (membership.assignmentSnapshot !== null && membership.state === "stable" && now >= this.nextMetadataCheckMs)
+        return true;
+    }
+    for (const s of this.parts.values()) if (s.position === null) return true;
+    return false;
+  }
+
+  /**
+   * Waits for a Fetch to complete (sending those that can go first), or, with nothing to fetch,
+   * runs a maintenance round and idles briefly (all paused, nothing assigned, positions failing).
+   */
+  private async awaitData(): Promise<void> {
+    const fetching = (): boolean => this.inFlight.size > 0 || this.resolving > 0;
+    this.sendFetches();
+    if (!fetching() && Date.now() >= this.nextRoundMs) {
+      await this.poll();
+      this.sendFetches();
+    }
+    if (fetching()) {
+      await new Promise<void>((resolve) => this.fetchWaiters.push(resolve));
+      return;
+    }
+    if (this.closed || this.fatal !== null) return;
+    const backoffMs = this.nextRoundMs - Date.now();
+    await sleep(backoffMs > 0 ? backoffMs : IDLE_ROUND_MS);
+  }
+
+  private wakeFetchWaiters(): void {
+    const waiters = this.fetchWaiters;
+    this.fetchWaiters = [];
+    for (const w of waiters) w();
   }
 
   /**
@@ -596,31 +707,98 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     });
   }
 
-  /** One Fetch per leader, in parallel; false when there was nothing to fetch. */
-  private async fetchOnce(): Promise<boolean> {
-    const fetchable = [...this.parts.values()].filter(
-      (s) => !s.paused && s.position !== null && !this.hasBuffered(s.tp),
-    );
-    if (fetchable.length === 0) return false;
+  /**
+   * Sends a Fetch to every leader that has none in flight, for its partitions that are not paused,
+   * have a position, nothing buffered and no Fetch out. Returns at once; completions wake awaitData
+   * and send again. A leader already busy gets its partitions on the next call.
+   */
+  private sendFetches(): void {
+    if (this.closed) return;
+    // One pass at a time: concurrent passes would race for the leaders, and the one with fewer
+    // partitions to look up would always win (starving the others). The pass running now sends
+    // again when it is done.
+    if (this.resolving > 0) {
+      this.sendAgain = true;
+      return;
+    }
+    const fetchable: PartitionState[] = [];
+    for (const s of this.parts.values()) {
+      if (!s.paused && s.position !== null && s.bufferedCount === 0 && !s.fetching) fetchable.push(s);
+    }
+    if (fetchable.length === 0) return;
+    for (const s of fetchable) s.fetching = true;
+    this.resolving++;
+    void this.fetchByLeader(fetchable).finally(() => {
+      this.resolving--;
+      if (this.sendAgain) {
+        this.sendAgain = false;
+        this.sendFetches();
+      }
+      // Partitions whose leader was busy go with that leader's next Fetch, whose completion
+      // wakes the waiters; waking them now would only spin.
+      if (this.inFlight.size === 0 && this.resolving === 0) this.wakeFetchWaiters();
+    });
+  }
+
+  private async fetchByLeader(fetchable: PartitionState[]): Promise<void> {
     const byLeader = new Map<number, { state: PartitionState; offset: bigint }[]>();
+    let lookupFailed = false;
     for (const state of fetchable) {
-      // Snapshot before any await: a seek or reset meanwhile makes this fetch stale (checked on the response).
-      const offset = state.position;
-      if (offset === null) continue;
-      let leader: number;
+      let leader: number | null = null;
       try {
         leader = await this.cluster.leaderIdFor(state.tp.topic, state.tp.partition);
       } catch (err) {
-        if (isRetriableError(err)) continue;
-        throw err;
+        if (!isRetriableError(err)) this.setFatal(err);
+        lookupFailed = true;
+      }
+      // Snapshot after the await: a seek or reset meanwhile is seen here; one later makes the
+      // response stale (checked against the position when it arrives).
+      const offset = state.position;
+      if (
+        leader === null ||
+        this.inFlight.has(leader) ||
+        offset === null ||
+        this.parts.get(tpKey(state.tp)) !== state
+      ) {
+        state.fetching = false;
+        continue;
       }
       let list = byLeader.get(leader);
       if (list === undefined) byLeader.set(leader, (list = []));
       list.push({ state, offset });
     }
-    if (byLeader.size === 0) return false;
-    await Promise.all([...byLeader].map(([leader, list]) => this.fetchFrom(leader, list)));
-    return true;
+    for (const [leader, list] of byLeader) {
+      // Another sendFetches may have claimed this leader while we resolved ours.
+      if (this.inFlight.has(leader)) {
+        for (const { state } of list) state.fetching = false;
+        continue;
+      }
+      const fetch = this.fetchFrom(leader, list)
+        .catch(async (err: unknown) => {
+          if (this.closed) return;
+          if (!isRetriableError(err)) {
+            this.setFatal(err);
+            return;
+          }
+          // The leader moved or is down: new metadata, and a pause before this leader is tried again.
+          await this.cluster.refreshMetadata().catch(() => undefined);
+          await sleep(this.cluster.options.retry.initialBackoffMs);
+        })
+        .finally(() => {
+          this.inFlight.delete(leader);
+          for (const { state } of list) state.fetching = false;
+          this.wakeFetchWaiters();
+          this.sendFetches();
+        });
+      this.inFlight.set(leader, fetch);
+    }
+    // No leader known yet (metadata still settling): pause before the caller asks again.
+    if (lookupFailed && this.inFlight.size === 0) await sleep(this.cluster.options.retry.initialBackoffMs);
+  }
+
+  private setFatal(err: unknown): void {
+    if (this.closed) return;
+    this.fatal ??= err instanceof Error ? err : new Error(String(err));
   }
 
   private async fetchFrom(leader: number, list: { state: PartitionState; offset: bigint }[]): Promise<void> {
@@ -637,31 +815,24 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         partitionMaxBytes: this.opts.maxPartitionBytes,
       });
     }
-    let res: FetchResponse;
-    try {
-      const conn = await this.cluster.connectionTo(leader);
-      const version = Math.min(conn.versionFor(FetchApi), MAX_FETCH_VERSION);
-      res = await conn.send(
-        FetchApi,
-        {
-          replicaId: -1,
-          maxWaitMs: this.opts.maxWaitMs,
-          minBytes: this.opts.minBytes,
-          maxBytes: this.opts.maxBytes,
-          isolationLevel: this.isolationLevel(),
-          sessionId: 0,
-          sessionEpoch: -1,
-          topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
-          forgottenTopicsData: [],
-          rackId: "",
-        },
-        { version, timeoutMs: this.cluster.options.requestTimeoutMs + this.opts.maxWaitMs },
-      );
-    } catch (err) {
-      if (!isRetriableError(err)) throw err;
-      await this.cluster.refreshMetadata().catch(() => undefined);
-      return;
-    }
+    const conn = await this.cluster.connectionTo(leader);
+    const version = Math.min(conn.versionFor(FetchApi), MAX_FETCH_VERSION);
+    const res: FetchResponse = await conn.send(
+      FetchApi,
+      {
+        replicaId: -1,
+        maxWaitMs: this.opts.maxWaitMs,
+        minBytes: this.opts.minBytes,
+        maxBytes: this.opts.maxBytes,
+        isolationLevel: this.isolationLevel(),
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+        forgottenTopicsData: [],
+        rackId: "",
+      },
+      { version, timeoutMs: this.cluster.options.requestTimeoutMs + this.opts.maxWaitMs },
+    );
     if (res.errorCode !== ErrorCode.NONE && !isRetriableCode(res.errorCode)) {
       throw new KafkaError(res.errorCode, `Fetch: ${errorInfo(res.errorCode).message}`);
     }
@@ -688,21 +859,20 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
           if (isRetriableCode(p.errorCode)) continue;
           throw new KafkaError(p.errorCode, `Fetch ${t.topic}-${p.partitionIndex}: ${errorInfo(p.errorCode).message}`);
         }
-        const { records, nextOffset } = decodeFetchedRecords(
-          t.topic,
-          p.partitionIndex,
-          p.records,
-          request.offset,
-          this.opts.isolationLevel === "read_committed",
-          p.abortedTransactions,
-        );
-        state.position = nextOffset;
         state.highWatermark = p.highWatermark;
-        if (records.length > 0) {
-          const batch = { topic: t.topic, partition: p.partitionIndex, records, highWatermark: p.highWatermark };
-          this.batchEpochs.set(batch, state.epoch);
-          this.buffered.push(batch);
-        }
+        // Decoded when handed out; the position moves now so the next Fetch can go before that.
+        const nextOffset = nextFetchOffset(p.records, request.offset);
+        if (p.records === null || nextOffset === request.offset) continue;
+        state.position = nextOffset;
+        state.bufferedCount++;
+        this.buffered.push({
+          state,
+          epoch: state.epoch,
+          fetchOffset: request.offset,
+          records: p.records,
+          abortedTransactions: p.abortedTransactions,
+          highWatermark: p.highWatermark,
+        });
       }
     }
     if (staleTopics.size > 0) await this.cluster.refreshMetadata([...staleTopics]).catch(() => undefined);
@@ -735,6 +905,8 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       pendingReset: null,
       highWatermark: -1n,
       epoch: 0,
+      bufferedCount: 0,
+      fetching: false,
     });
   }
 
@@ -748,13 +920,12 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
 
   private dropBuffered(tp: TopicPartition): void {
     for (let i = this.buffered.length - 1; i >= 0; i--) {
-      const b = this.buffered[i];
-      if (b.topic === tp.topic && b.partition === tp.partition) this.buffered.splice(i, 1);
+      const { state } = this.buffered[i];
+      if (state.tp.topic === tp.topic && state.tp.partition === tp.partition) {
+        state.bufferedCount--;
+        this.buffered.splice(i, 1);
+      }
     }
-  }
-
-  private hasBuffered(tp: TopicPartition): boolean {
-    return this.buffered.some((b) => b.topic === tp.topic && b.partition === tp.partition);
   }
 
   private requestReset(tps: TopicPartition[] | undefined, spec: ResetSpec): void {

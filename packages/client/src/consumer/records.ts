@@ -11,6 +11,7 @@ import {
   controlRecordTypeOf,
   decodeLegacyBatch,
   decodeRecordBatch,
+  decodeRecordBatchInto,
   isControlBatch,
   isTransactional,
   iterateBatches,
@@ -57,6 +58,13 @@ export function decodeFetchedRecords(
         )
       : [];
   const abortedProducers = new Set<bigint>();
+  const make = (
+    offset: bigint,
+    timestampMs: number,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: { key: string; value: Buffer | null }[],
+  ): ConsumerRecord => ({ topic, partition, offset, timestampMs, key, value, headers });
 
   for (const { position, magic } of iterateBatches(buf)) {
     if (magic !== MAGIC_V2) {
@@ -92,13 +100,31 @@ export function decodeFetchedRecords(
       advance();
       continue;
     }
-    for (const r of decodeRecordBatch(buf, position).records) {
-      if (r.offset < fetchOffset) continue;
-      records.push(toConsumerRecord(topic, partition, r));
-    }
+    decodeRecordBatchInto(buf, position, fetchOffset, records, make);
     advance();
   }
   return { records, nextOffset };
+}
+
+/**
+ * Where the fetch after this one starts: exactly `decodeFetchedRecords(...).nextOffset`, from the
+ * batch headers alone (no record is decoded), so the consumer can send the next Fetch before it
+ * decodes this one.
+ *
+ * @example
+ * state.position = nextFetchOffset(data.records, 42n);
+ */
+export function nextFetchOffset(buf: Buffer | null, fetchOffset: bigint): bigint {
+  let nextOffset = fetchOffset;
+  if (buf === null || buf.length === 0) return nextOffset;
+  for (const { position, magic } of iterateBatches(buf)) {
+    // A legacy wrapper's offsets need its inner messages; legacy logs are rare, so decode it.
+    const last = lastOffsetOf(
+      magic === MAGIC_V2 ? readBatchHeader(buf, position) : decodeLegacyBatch(buf, position).header,
+    );
+    if (last + 1n > nextOffset) nextOffset = last + 1n;
+  }
+  return nextOffset;
 }
 
 function toConsumerRecord(

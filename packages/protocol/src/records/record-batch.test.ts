@@ -20,6 +20,7 @@ import { compress } from "./compression.js";
 import {
   decodeRecordBatch,
   decodeRecordBatchAsync,
+  decodeRecordBatchInto,
   encodeRecordBatch,
   encodeRecordBatchAsync,
   iterateBatches,
@@ -438,5 +439,64 @@ describe("iterateBatches", () => {
     const partial = Buffer.from(v2);
     partial.writeInt32BE(0x7fffffff, 8);
     assert.deepEqual([...iterateBatches(partial)], []);
+  });
+});
+
+describe("decodeRecordBatchInto", () => {
+  const make = (offset: bigint, timestampMs: number, key: Buffer | null, value: Buffer | null, headers: unknown[]) => ({
+    offset,
+    timestampMs,
+    key: key?.toString() ?? null,
+    value: value?.toString() ?? null,
+    headers: headers.length,
+  });
+  const expected = (records: Record[], from: bigint) =>
+    records.filter((r) => r.offset >= from).map((r) => make(r.offset, Number(r.timestamp), r.key, r.value, r.headers));
+
+  for (const codec of [CompressionType.None, CompressionType.Gzip]) {
+    it(`gives what decodeRecordBatch gives, from minOffset on (${CompressionType[codec]})`, () => {
+      const buf = encodeRecordBatch({
+        baseOffset: 1_000n,
+        compression: codec,
+        records: [
+          { key: Buffer.from("a"), value: Buffer.from("1"), timestamp: 1_700_000_000_000n },
+          { value: null, timestamp: 1_700_000_000_000n - 5n, headers: [{ key: "h", value: null }] },
+          { value: Buffer.from("3"), timestamp: 1_700_000_000_000n + 2n ** 40n, offset: 1_005n },
+        ],
+      });
+      const all = decodeRecordBatch(buf).records;
+      for (const from of [0n, 1_000n, 1_001n, 1_005n, 1_006n]) {
+        const out: ReturnType<typeof make>[] = [];
+        decodeRecordBatchInto(buf, 0, from, out, make);
+        assert.deepEqual(out, expected(all, from), `from ${from}`);
+      }
+    });
+  }
+
+  it("LogAppendTime batches give the batch's max timestamp; offsets beyond 2^53 stay exact", () => {
+    const base = 2n ** 60n;
+    const buf = encodeRecordBatch({
+      baseOffset: base,
+      timestampType: TimestampType.LogAppendTime,
+      records: [
+        { value: Buffer.from("x"), timestamp: 5n },
+        { value: Buffer.from("y"), timestamp: 9n },
+      ],
+    });
+    const out: ReturnType<typeof make>[] = [];
+    const header = decodeRecordBatchInto(buf, 0, 0n, out, make);
+    assert.deepEqual(
+      out.map((r) => [r.offset, r.timestampMs]),
+      [
+        [base, Number(header.maxTimestamp)],
+        [base + 1n, Number(header.maxTimestamp)],
+      ],
+    );
+  });
+
+  it("a corrupt batch throws DecodeError, as decodeRecordBatch does", () => {
+    const buf = Buffer.from(encodeRecordBatch({ records: [{ value: Buffer.from("x") }] }));
+    buf[buf.length - 1] ^= 0xff;
+    assert.throws(() => decodeRecordBatchInto(buf, 0, 0n, [], make), DecodeError);
   });
 });

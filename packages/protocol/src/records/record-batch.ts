@@ -121,6 +121,23 @@ class RecordsReader extends Reader {
   override fail(field: string, problem: string): never {
     throw new DecodeError(`RecordBatch.records[${this.index}].${field}`, this.offset, problem + this.where);
   }
+
+  /** readVarlong as a number: no BigInt for the deltas that fit in 28 bits (almost all). */
+  readVarlongNumber(field: string): number {
+    const buf = this.buf;
+    const pos = this.offset;
+    if (pos < this.end && buf[pos] < 0x80) {
+      this.offset = pos + 1;
+      const b = buf[pos];
+      return (b >>> 1) ^ -(b & 1);
+    }
+    if (pos + 1 < this.end && buf[pos + 1] < 0x80) {
+      this.offset = pos + 2;
+      const u = (buf[pos] & 0x7f) | (buf[pos + 1] << 7);
+      return (u >>> 1) ^ -(u & 1);
+    }
+    return Number(this.readVarlong(field));
+  }
 }
 
 function checkCrc(buf: Buffer, offset: number, header: RecordBatchHeader): void {
@@ -244,6 +261,125 @@ function readRecords(
     r.fail("length", `${end - r.offset} bytes left after the ${count} records the batch declares`);
   }
   return records;
+}
+
+/**
+ * What decodeRecordBatchInto makes of one record: `offset` absolute, `timestampMs` CreateTime (or
+ * the batch's LogAppendTime) as a number, as consumers hand them out.
+ */
+export type RecordFactory<T> = (
+  offset: bigint,
+  timestampMs: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: RecordHeader[],
+) => T;
+
+/** Base offsets up to this add a record's offset delta (< 2^31) without leaving the safe integers. */
+const MAX_NUMBER_BASE_OFFSET = Number.MAX_SAFE_INTEGER - INT32_MAX;
+
+/**
+ * decodeRecordBatch for consumers: the same checks (CRC unless verifyCrc is false, lengths,
+ * capped decompression), but each record at or after `minOffset` goes straight to `make` and is
+ * pushed on `out`, with no intermediate Record and one BigInt per record instead of four; records
+ * before `minOffset` (a fetch may start inside a batch) are parsed and skipped. Returns the header.
+ *
+ * @example
+ * const out: MyRecord[] = [];
+ * decodeRecordBatchInto(buf, 0, 42n, out, (offset, timestampMs, key, value, headers) => ({ offset, value }));
+ */
+export function decodeRecordBatchInto<T>(
+  buf: Buffer,
+  offset: number,
+  minOffset: bigint,
+  out: T[],
+  make: RecordFactory<T>,
+  options?: DecodeRecordBatchOptions,
+): RecordBatchHeader {
+  const { header, codec, payload, decompressOptions } = openBatch(buf, offset, options);
+  if (codec === CompressionType.None) {
+    const start = offset + RECORDS_OFFSET;
+    readRecordsInto(buf, start, start + payload.length, header, offset, false, minOffset, out, make);
+  } else {
+    const records = decompress(codec, payload, decompressOptions);
+    readRecordsInto(records, 0, records.length, header, offset, true, minOffset, out, make);
+  }
+  return header;
+}
+
+/** readRecords for decodeRecordBatchInto: the same parsing and checks, a different product. */
+function readRecordsInto<T>(
+  buf: Buffer,
+  start: number,
+  end: number,
+  header: RecordBatchHeader,
+  batchOffset: number,
+  decompressed: boolean,
+  minOffset: bigint,
+  out: T[],
+  make: RecordFactory<T>,
+): void {
+  if (decompressed) checkRecordCount(header, batchOffset, end - start);
+  const r = new RecordsReader(buf, start, end, decompressed);
+  const count = header.recordCount;
+  const baseOffset = header.baseOffset;
+  const numericBase = baseOffset >= 0n && baseOffset <= BigInt(MAX_NUMBER_BASE_OFFSET) ? Number(baseOffset) : -1;
+  // Offset deltas below this are before minOffset (deltas are int32, so clamp to that range).
+  const firstDelta =
+    minOffset <= baseOffset
+      ? 0
+      : minOffset - baseOffset > BigInt(INT32_MAX)
+        ? Infinity
+        : Number(minOffset - baseOffset);
+  const logAppendTime = timestampTypeOf(header.attributes) === TimestampType.LogAppendTime;
+  const baseTimestamp = Number(logAppendTime ? header.maxTimestamp : header.baseTimestamp);
+  for (let i = 0; i < count; i++) {
+    r.index = i;
+    const length = r.readVarint("length");
+    if (length < 0 || length > r.remaining) {
+      r.fail("length", `record length ${length} does not fit in the ${r.remaining} bytes left`);
+    }
+    const recordStart = r.offset;
+    r.readInt8("attributes");
+    const timestampDelta = r.readVarlongNumber("timestampDelta");
+    const offsetDelta = r.readVarint("offsetDelta");
+    const keyLength = r.readVarint("keyLength");
+    // Kafka reads any negative length as null; so do we.
+    const key = keyLength < 0 ? null : r.readRaw(keyLength, "key");
+    const valueLength = r.readVarint("valueLength");
+    const value = valueLength < 0 ? null : r.readRaw(valueLength, "value");
+    const headerCount = r.readVarint("headerCount");
+    if (headerCount < 0) r.fail("headerCount", `negative header count ${headerCount}`);
+    if (headerCount > Math.floor((recordStart + length - r.offset) / MIN_HEADER_BYTES)) {
+      r.fail("headerCount", `${headerCount} headers cannot fit in the record's remaining bytes`);
+    }
+    const headers: RecordHeader[] = new Array(headerCount);
+    for (let h = 0; h < headerCount; h++) {
+      const headerKeyLength = r.readVarint("headers.keyLength");
+      if (headerKeyLength < 0) r.fail("headers.keyLength", "null header key");
+      const headerKey = r.readRaw(headerKeyLength, "headers.key").toString("utf8");
+      const headerValueLength = r.readVarint("headers.valueLength");
+      const headerValue = headerValueLength < 0 ? null : r.readRaw(headerValueLength, "headers.value");
+      headers[h] = { key: headerKey, value: headerValue };
+    }
+    if (r.offset - recordStart !== length) {
+      r.fail("length", `record declared ${length} bytes but its fields used ${r.offset - recordStart}`);
+    }
+    if (offsetDelta < firstDelta) continue;
+    out.push(
+      make(
+        numericBase >= 0 ? BigInt(numericBase + offsetDelta) : baseOffset + BigInt(offsetDelta),
+        logAppendTime ? baseTimestamp : baseTimestamp + timestampDelta,
+        key,
+        value,
+        headers,
+      ),
+    );
+  }
+  if (r.offset !== end) {
+    r.index = count;
+    r.fail("length", `${end - r.offset} bytes left after the ${count} records the batch declares`);
+  }
 }
 
 /**

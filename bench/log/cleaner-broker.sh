@@ -4,6 +4,7 @@
 #
 #   bash bench/log/cleaner-broker.sh [--no-build] [--quick] [--rounds 3] [--mib 1024] [--keys 10000]
 #        [--segment-mib 64] [--idle-s 5] [--rate 5000] [--set key=value ...] [--keep] [--out FILE]
+#        [--node-options "..."] [--probe]
 #
 # 1. One broker, started with log.cleaner.backoff.ms=1000 (the cleaner looks for work every second),
 #    and one warm-up pass on a small compacted topic (the cleaner's worker thread started and warm).
@@ -36,7 +37,8 @@ usage() {
   sed -n '5,6p' "$0" | sed 's/^# *//' >&2
   exit 2
 }
-BUILD=1 KEEP=0 ROUNDS=3 MIB=1024 KEYS=10000 SEGMENT_MIB=64 IDLE_S=5 RATE=5000 OUT_FILE=""
+BUILD=1 KEEP=0 ROUNDS=3 MIB=1024 KEYS=10000 SEGMENT_MIB=64 IDLE_S=5 RATE=5000 OUT_FILE="" PROBE=0
+NODE_OPTS=()
 BROKER_SETS=(--set log.cleaner.backoff.ms=1000)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -51,6 +53,8 @@ while [ $# -gt 0 ]; do
     --rate) [ $# -ge 2 ] || usage; RATE="$2"; shift ;;
     --set) [ $# -ge 2 ] || usage; BROKER_SETS+=(--set "$2"); shift ;;
     --out) [ $# -ge 2 ] || usage; OUT_FILE="$2"; shift ;;
+    --node-options) [ $# -ge 2 ] || usage; read -r -a more <<<"$2"; NODE_OPTS+=("${more[@]}"); shift ;;
+    --probe) PROBE=1 ;;
     *) usage ;;
   esac
   shift
@@ -87,7 +91,12 @@ UPTIME_BEFORE="$(uptime)"
 DATA="$TMP/data"
 PORT="$(free_port)"
 BROKER="127.0.0.1:$PORT"
-node apps/cli/bin/samsa.js start --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" --log-level info \
+if [ "$PROBE" = 1 ]; then
+  # stall-probe.mjs: GCs, event loop lag and CPU waits of the broker's threads, for stall-report.mjs.
+  NODE_OPTS+=(--import "$HERE/stall-probe.mjs")
+  export STALL_PROBE_OUT="$TMP/probe.jsonl"
+fi
+node ${NODE_OPTS[@]+"${NODE_OPTS[@]}"} apps/cli/bin/samsa.js start --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" --log-level info \
   "${BROKER_SETS[@]}" >"$TMP/broker.log" 2>&1 &
 BROKER_PID=$!
 PIDS+=("$BROKER_PID")

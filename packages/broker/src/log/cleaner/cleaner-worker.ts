@@ -19,10 +19,13 @@ if (port === null) throw new Error("cleaner-worker.ts runs in a worker thread");
 
 // On Linux setpriority(0) applies to the calling thread only: the cleaner yields the CPU to the
 // event loop (produce, fetch) whenever both want it. Elsewhere it would renice the whole
-// process, so it is skipped there. Against other processes it does not help: the scheduler
-// charges this thread's CPU time to the broker's group (autogroup, cgroup), so on a busy machine
-// the event loop waits more while a pass runs (bench/log/README.md); the lever there is
-// log.cleaner.io.max.bytes.per.second.
+// process, so it is skipped there. Why 10 (measured 2026-11-23, bench/log/README.md): nice 19
+// did not lower the producer's p99 during a pass (pooled p99 cleaning/idle 1.20-2.29 over 4
+// runs, nice 10 1.15-2.07 over 5); SCHED_IDLE gave the best single run (1.09) but starved the
+// cleaner whenever other processes kept the CPUs busy (a throttle test's small pass missed its
+// 1.5 s deadline 4 times in 4), as it would on a saturated broker, and leaving it again needs
+// `chrt` (a fork). Kafka's cleaner is a normal thread. What a pass adds to the producer's tail
+// is mostly longer main-thread GC pauses, which no priority of this thread removes.
 const CLEANER_THREAD_NICE = 10;
 if (process.platform === "linux") {
   try {

@@ -202,6 +202,9 @@ async function runChild(task: ChildTask): Promise<ChildResult> {
   // consume: the clock starts at the first record, so group joins and offset lookups are not counted.
   const seen = new Map<number, { count: number; lastOffset: bigint }>();
   let total = 0;
+  // Every loop below reads each record's value (its length, summed), so that no client gains by
+  // decoding lazily what the others decode eagerly; check() compares the sum with the size read.
+  let valueBytesRead = 0;
   const count = (partition: number, n: number, lastOffset: bigint): void => {
     if (total === 0) begin();
     total += n;
@@ -213,6 +216,9 @@ async function runChild(task: ChildTask): Promise<ChildResult> {
     }
   };
   const check = (): void => {
+    if (valueBytesRead !== total * task.valueBytes) {
+      throw new Error(`${valueBytesRead} value bytes read, expected ${total} × ${task.valueBytes}`);
+    }
     // Offsets start at 0 and every record was read once: per partition, count = last offset + 1.
     for (const [p, s] of seen) {
       if (BigInt(s.count) !== s.lastOffset + 1n) {
@@ -231,8 +237,10 @@ async function runChild(task: ChildTask): Promise<ChildResult> {
     await consumer.connect();
     consumer.assign(Array.from({ length: task.partitions }, (_, p) => ({ topic: task.topic, partition: p })));
     for await (const batch of consumer) {
-      const last = batch.records[batch.records.length - 1];
-      if (last !== undefined) count(batch.partition, batch.records.length, last.offset);
+      const records = batch.records;
+      for (let i = 0; i < records.length; i++) valueBytesRead += records[i]!.value?.length ?? 0;
+      const last = records[records.length - 1];
+      if (last !== undefined) count(batch.partition, records.length, last.offset);
       if (total >= task.records) break;
     }
     const r = result(total);
@@ -257,7 +265,9 @@ async function runChild(task: ChildTask): Promise<ChildResult> {
         autoCommit: false,
         partitionsConsumedConcurrently: task.partitions,
         eachBatch: async ({ batch }) => {
-          const n = batch.messages.length;
+          const messages = batch.messages;
+          const n = messages.length;
+          for (let i = 0; i < n; i++) valueBytesRead += messages[i]!.value?.length ?? 0;
           if (n > 0) count(batch.partition, n, BigInt(batch.messages[n - 1]!.offset));
           if (total >= task.records && r === null) {
             r = result(total);
@@ -287,7 +297,8 @@ async function runChild(task: ChildTask): Promise<ChildResult> {
   let r: ChildResult | null = null;
   await new Promise<void>((resolve, reject) => {
     stream.on("error", reject);
-    stream.on("data", (m: { partition: number; offset: bigint }) => {
+    stream.on("data", (m: { partition: number; offset: bigint; value: Buffer | null | undefined }) => {
+      valueBytesRead += m.value?.length ?? 0;
       count(m.partition, 1, m.offset);
       if (total >= task.records && r === null) {
         r = result(total);

@@ -79,10 +79,26 @@ export class RangeAssignor implements PartitionAssignor {
   readonly name = "range";
   readonly rebalanceProtocol = "eager";
 
+  /**
+   * None: the range assignment depends only on member ids and topics.
+   *
+   * @example
+   * new RangeAssignor().subscriptionUserData() // null
+   */
   subscriptionUserData(): Buffer | null {
     return null;
   }
 
+  /**
+   * Per topic, the members subscribed to it (sorted, static ids first) take consecutive ranges of
+   * its partitions; the first `count % members` take one more. Every member is in the result.
+   *
+   * @example
+   * const member = (topics: string[]) =>
+   *   ({ topics, userData: null, ownedPartitions: [], generationId: -1, rackId: null, groupInstanceId: null });
+   * new RangeAssignor().assign(new Map([["t0", 3]]), new Map([["C0", member(["t0"])], ["C1", member(["t0"])]]));
+   * // Map { "C0" => [{ topic: "t0", partition: 0 }, { topic: "t0", partition: 1 }], "C1" => [{ topic: "t0", partition: 2 }] }
+   */
   assign(partitionsPerTopic: Map<string, number>, subscriptions: MemberSubscriptions): Map<string, TopicPartition[]> {
     const assignment = emptyAssignment(subscriptions);
     const members = sortedMembers(subscriptions);
@@ -114,10 +130,26 @@ export class RoundRobinAssignor implements PartitionAssignor {
   readonly name = "roundrobin";
   readonly rebalanceProtocol = "eager";
 
+  /**
+   * None: the round-robin assignment depends only on member ids and topics.
+   *
+   * @example
+   * new RoundRobinAssignor().subscriptionUserData() // null
+   */
   subscriptionUserData(): Buffer | null {
     return null;
   }
 
+  /**
+   * Every partition of every subscribed topic, sorted by topic then partition, dealt in turn to
+   * the sorted members, skipping members not subscribed to its topic.
+   *
+   * @example
+   * const member = (topics: string[]) =>
+   *   ({ topics, userData: null, ownedPartitions: [], generationId: -1, rackId: null, groupInstanceId: null });
+   * new RoundRobinAssignor().assign(new Map([["t0", 3]]), new Map([["C0", member(["t0"])], ["C1", member(["t0"])]]));
+   * // Map { "C0" => [{ topic: "t0", partition: 0 }, { topic: "t0", partition: 2 }], "C1" => [{ topic: "t0", partition: 1 }] }
+   */
   assign(partitionsPerTopic: Map<string, number>, subscriptions: MemberSubscriptions): Map<string, TopicPartition[]> {
     const assignment = emptyAssignment(subscriptions);
     const members = sortedMembers(subscriptions);
@@ -164,13 +196,32 @@ export class CooperativeStickyAssignor implements PartitionAssignor {
   readonly name = "cooperative-sticky";
   readonly rebalanceProtocol = "cooperative";
 
-  /** COOPERATIVE_STICKY_ASSIGNOR_USER_DATA_V0: the generation, for leaders that read subscription v0/v1 only. */
+  /**
+   * COOPERATIVE_STICKY_ASSIGNOR_USER_DATA_V0: the generation, for leaders that read subscription v0/v1 only.
+   *
+   * @example
+   * new CooperativeStickyAssignor().subscriptionUserData(7) // <Buffer 00 00 00 07>
+   */
   subscriptionUserData(generationId: number): Buffer | null {
     const b = Buffer.alloc(4);
     b.writeInt32BE(generationId, 0);
     return b;
   }
 
+  /**
+   * A balanced assignment that keeps each member's valid owned partitions where it can; a
+   * partition that moves to another member is left out of this round (its owner revokes it and
+   * rejoins, and the next round hands it over: KIP-429).
+   *
+   * @example
+   * const member = (ownedPartitions: { topic: string; partition: number }[]) =>
+   *   ({ topics: ["t0"], userData: null, ownedPartitions, generationId: 1, rackId: null, groupInstanceId: null });
+   * // C0 owned all 4 partitions; C1 just joined: C0 keeps 2, and t0-2, t0-3 go to C1 in the next round.
+   * new CooperativeStickyAssignor().assign(
+   *   new Map([["t0", 4]]),
+   *   new Map([["C0", member([0, 1, 2, 3].map((partition) => ({ topic: "t0", partition })))], ["C1", member([])]]),
+   * ); // Map { "C0" => [t0-0, t0-1], "C1" => [] }
+   */
   assign(partitionsPerTopic: Map<string, number>, subscriptions: MemberSubscriptions): Map<string, TopicPartition[]> {
     const owned = validOwnedPartitions(partitionsPerTopic, subscriptions);
     const topicSets = [...subscriptions.values()].map((s) =>

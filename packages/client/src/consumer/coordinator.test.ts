@@ -8,15 +8,23 @@ import {
   type ApiDescriptor,
   type Encodable,
   ErrorCode,
+  errorInfo,
   HeartbeatApi,
   JoinGroupApi,
+  KafkaError,
   LeaveGroupApi,
   OffsetCommitApi,
   SyncGroupApi,
 } from "@samsa/protocol";
 import { CooperativeStickyAssignor, RangeAssignor } from "./assignors.js";
 import { decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription } from "./consumer-protocol.js";
-import { type CoordinatorChannel, GroupMembership, GroupMembershipError, type MembershipHooks } from "./coordinator.js";
+import {
+  CommitFailedError,
+  type CoordinatorChannel,
+  GroupMembership,
+  GroupMembershipError,
+  type MembershipHooks,
+} from "./coordinator.js";
 import type { TopicPartition } from "./types.js";
 
 interface Sent {
@@ -249,6 +257,28 @@ describe("GroupMembership", () => {
     assert.equal(m.rejoinNeeded, true);
   });
 
+  for (const code of [ErrorCode.REBALANCE_IN_PROGRESS, ErrorCode.ILLEGAL_GENERATION, ErrorCode.UNKNOWN_MEMBER_ID]) {
+    test(`CommitFailedError carries the code that refused the commit (${errorInfo(code).name}) and is not retriable`, async () => {
+      const c = new ScriptedCoordinator()
+        .on(JoinGroupApi, joinOk("m-1", 1, "other"))
+        .on(SyncGroupApi, syncOk([tp(0)]))
+        .on(OffsetCommitApi, { topics: [{ name: "t", partitions: [{ partitionIndex: 0, errorCode: code }] }] });
+      const m = membership(c, new RecordingHooks());
+      await m.ensureActiveGroup();
+      m.stop();
+      await assert.rejects(m.commit([{ topic: "t", partition: 0, offset: 5n }]), (err: unknown) => {
+        assert.ok(err instanceof CommitFailedError);
+        assert.ok(err instanceof KafkaError);
+        assert.equal(err.name, "CommitFailedError");
+        assert.equal(err.code, code);
+        assert.equal(err.errorName, errorInfo(code).name);
+        assert.equal(err.retriable, false);
+        assert.match(err.message, new RegExp(errorInfo(code).name));
+        return true;
+      });
+    });
+  }
+
   test("FENCED_INSTANCE_ID is fatal; a static member does not send LeaveGroup", async () => {
     const c = new ScriptedCoordinator()
       .on(JoinGroupApi, joinOk("m-1", 1, "other"))
@@ -261,7 +291,11 @@ describe("GroupMembership", () => {
     assert.equal(m.state, "fatal");
     await assert.rejects(
       m.ensureActiveGroup(),
-      (err: unknown) => err instanceof GroupMembershipError && err.code === ErrorCode.FENCED_INSTANCE_ID,
+      (err: unknown) =>
+        err instanceof GroupMembershipError &&
+        err.code === ErrorCode.FENCED_INSTANCE_ID &&
+        err.errorName === "FENCED_INSTANCE_ID" &&
+        err.retriable === false,
     );
     await m.leave();
     assert.equal(c.requests("LeaveGroup").length, 0);

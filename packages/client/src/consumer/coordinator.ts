@@ -78,12 +78,43 @@ const MAX_COORDINATOR_ATTEMPTS = 20;
 
 export type MembershipState = "unjoined" | "rebalancing" | "stable" | "fatal";
 
-/** Thrown by commits the group no longer accepts (Kafka's CommitFailedException). */
-export class CommitFailedError extends Error {
+/**
+ * Thrown by a commit the group no longer accepts (Kafka's CommitFailedException): the group
+ * rebalanced or this member's membership is gone, so the partitions may belong to another member
+ * now. `code` is the error the coordinator answered (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION or
+ * UNKNOWN_MEMBER_ID). Not retriable: the same commit would fail again; the consumer rejoins on its
+ * own, and records handed out since the last commit will be delivered again (to this member or
+ * another).
+ *
+ * @example
+ * try {
+ *   await consumer.commit();
+ * } catch (err) {
+ *   if (!(err instanceof CommitFailedError)) throw err;
+ *   console.warn(`commit lost to a rebalance (${err.errorName}); those records will be redelivered`);
+ * }
+ */
+export class CommitFailedError extends KafkaError {
   override readonly name: string = "CommitFailedError";
+  override readonly retriable: boolean = false;
 }
 
-/** Thrown when the consumer can no longer be a member (FENCED_INSTANCE_ID and other fatal codes). */
+/**
+ * Thrown when the consumer can no longer be a member: FENCED_INSTANCE_ID (another process took
+ * this static member's `groupInstanceId`), an assignor the group chose that this consumer lacks
+ * (INCONSISTENT_GROUP_PROTOCOL), or any other non-retriable code from JoinGroup, SyncGroup or
+ * Heartbeat. `code` is that error; `retriable` is Kafka's flag for it (false for the fatal ones).
+ * Membership stops (no more heartbeats), and every later attempt to rejoin throws it again.
+ *
+ * @example
+ * try {
+ *   for await (const batch of consumer) handle(batch);
+ * } catch (err) {
+ *   if (err instanceof GroupMembershipError && err.code === ErrorCode.FENCED_INSTANCE_ID) {
+ *     console.error("another instance runs with this groupInstanceId; stopping");
+ *   } else throw err;
+ * }
+ */
 export class GroupMembershipError extends KafkaError {
   override readonly name: string = "GroupMembershipError";
 }
@@ -452,6 +483,7 @@ export class GroupMembership {
       ) {
         if (this.isCurrent(generationId, memberId)) this.handleMembershipError(code, "OffsetCommit");
         throw new CommitFailedError(
+          code,
           `offset commit for group ${this.config.groupId} failed: ${errorInfo(code).name} (the group rebalanced; the partitions may belong to another member now)`,
         );
       }

@@ -21,6 +21,8 @@ import { ConnectionError, TimeoutError } from "../errors.js";
 
 /** Responses larger than this are treated as a corrupt stream (a size prefix read from garbage). */
 export const MAX_RESPONSE_BYTES = 1024 * 1024 * 1024; // 1 GiB: far above fetch.max.bytes (50 MiB) by default
+/** Socket reads between frames go into a buffer of this size (Node's own read size). */
+const READ_BUFFER_BYTES = 64 * 1024;
 /** The ApiVersions version tried first; older brokers answer UNSUPPORTED_VERSION and we retry. */
 export const API_VERSIONS_FIRST_VERSION = 3;
 export const CLIENT_SOFTWARE_NAME = "samsa-client";
@@ -75,8 +77,17 @@ export class BrokerConnection {
   private readonly pending = new Map<number, Pending>();
   /** Correlation ids whose request timed out: their late responses are read and dropped. */
   private readonly abandoned = new Set<number>();
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
+  /**
+   * Where the socket reads go (`onread`): between frames, `readBuffer` (complete frames in it are
+   * copied out, a partial size field is kept at its start: `readStart` bytes); inside a frame
+   * larger than what one read brought, the frame's own buffer (`frame`, `frameFilled` bytes
+   * filled), so a large response (a Fetch) is read straight into place: no 64 KiB chunk per read
+   * and no concatenation.
+   */
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  private readStart = 0;
+  private frame: Buffer | null = null;
+  private frameFilled = 0;
   private versions: Map<number, VersionRange> | null = null;
   private connecting: Promise<void> | null = null;
   private readonly closeListeners: ((err: Error) => void)[] = [];
@@ -90,12 +101,22 @@ export class BrokerConnection {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   }
 
-  /** True between a successful `connect()` (TCP + ApiVersions) and the socket closing. */
+  /**
+   * True between a successful `connect()` (TCP + ApiVersions) and the socket closing.
+   *
+   * @example
+   * if (!conn.connected) await conn.connect();
+   */
   get connected(): boolean {
     return this.isConnected;
   }
 
-  /** The broker's advertised version ranges by API key (after `connect()`). */
+  /**
+   * The broker's advertised version ranges by API key (after `connect()`; throws before).
+   *
+   * @example
+   * conn.apiVersions.get(FetchApi.apiKey) // { minVersion: 0, maxVersion: 17 }, say
+   */
   get apiVersions(): ReadonlyMap<number, VersionRange> {
     if (this.versions === null) throw new Error("BrokerConnection: not connected (no ApiVersions yet)");
     return this.versions;
@@ -117,7 +138,11 @@ export class BrokerConnection {
   private async doConnect(): Promise<void> {
     const deadline = Date.now() + this.connectTimeoutMs;
     await new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port });
+      const socket = net.connect({
+        host: this.host,
+        port: this.port,
+        onread: { buffer: () => this.nextReadBuffer(), callback: (n, buf) => this.onRead(n, buf) },
+      });
       this.socket = socket;
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
@@ -129,7 +154,6 @@ export class BrokerConnection {
         clearTimeout(timer);
         resolve();
       });
-      socket.on("data", (chunk: Buffer) => this.onData(chunk));
       socket.on("error", (err) => {
         clearTimeout(timer);
         const wrapped =
@@ -321,30 +345,49 @@ export class BrokerConnection {
     socket.uncork();
   }
 
-  private onData(chunk: Buffer): void {
-    this.buffered.push(chunk);
-    this.bufferedBytes += chunk.length;
-    while (this.bufferedBytes >= 4) {
-      const head = this.buffered[0].length >= 4 ? this.buffered[0] : this.flatten();
-      const size = head.readInt32BE(0);
-      if (size < 4 || size > MAX_RESPONSE_BYTES) {
-        this.fail(new ConnectionError(this.host, this.port, `invalid response size ${size}: the stream is corrupt`));
-        return;
-      }
-      if (this.bufferedBytes < 4 + size) return;
-      const all = this.flatten();
-      const frame = all.subarray(4, 4 + size);
-      const rest = all.subarray(4 + size);
-      this.buffered = rest.length > 0 ? [rest] : [];
-      this.bufferedBytes = rest.length;
-      this.onFrame(frame);
-      if (this.socket === null) return;
-    }
+  private nextReadBuffer(): Uint8Array {
+    return this.frame !== null ? this.frame.subarray(this.frameFilled) : this.readBuffer.subarray(this.readStart);
   }
 
-  private flatten(): Buffer {
-    if (this.buffered.length > 1) this.buffered = [Buffer.concat(this.buffered, this.bufferedBytes)];
-    return this.buffered[0];
+  /** `n` bytes were read into the buffer nextReadBuffer gave; false pauses the socket (it failed). */
+  private onRead(n: number, _buf: Uint8Array): boolean {
+    if (this.frame !== null) {
+      this.frameFilled += n;
+      if (this.frameFilled === this.frame.length) {
+        const frame = this.frame;
+        this.frame = null;
+        this.frameFilled = 0;
+        this.onFrame(frame);
+      }
+      return this.socket !== null;
+    }
+    const data = this.readBuffer;
+    const end = this.readStart + n;
+    let pos = 0;
+    while (end - pos >= 4) {
+      const size = data.readInt32BE(pos);
+      if (size < 4 || size > MAX_RESPONSE_BYTES) {
+        this.fail(new ConnectionError(this.host, this.port, `invalid response size ${size}: the stream is corrupt`));
+        return false;
+      }
+      // Copied out: readBuffer is reused by the next read, and decoded responses are views of their frame.
+      const frame = Buffer.allocUnsafe(size);
+      const available = end - pos - 4;
+      if (available < size) {
+        data.copy(frame, 0, pos + 4, end);
+        this.frame = frame;
+        this.frameFilled = available;
+        this.readStart = 0;
+        return true;
+      }
+      data.copy(frame, 0, pos + 4, pos + 4 + size);
+      pos += 4 + size;
+      this.onFrame(frame);
+      if (this.socket === null) return false;
+    }
+    data.copy(data, 0, pos, end);
+    this.readStart = end - pos;
+    return true;
   }
 
   private onFrame(frame: Buffer): void {

@@ -530,7 +530,14 @@ export class BrokerConfig {
     "dynamic-default": new Map(),
   };
 
+  private generationValue = 0;
+
   private constructor(private readonly staticValues: Map<string, ConfigValue>) {}
+
+  /** Moves at every dynamic update: what a cache of values derived from this config checks. */
+  get generation(): number {
+    return this.generationValue;
+  }
 
   /** Kafka's checks across configs, at start-up and for every dynamic update. */
   private checkConsistency(): void {
@@ -706,6 +713,7 @@ export class BrokerConfig {
     const previous = this.dynamicText[scope];
     this.dynamic[scope] = parsed;
     this.dynamicText[scope] = new Map(overrides);
+    this.generationValue++;
     const changed = [...new Set([...previous.keys(), ...overrides.keys()])].filter(
       (k) => previous.get(k) !== overrides.get(k),
     );

@@ -418,6 +418,9 @@ export function logConfigDefaultsFromBroker(broker: BrokerConfig): Partial<LogCo
   return out;
 }
 
+/** What a topic without overrides has: one shared map, so that its identity says "unchanged" to a cache. */
+const NO_OVERRIDES: ReadonlyMap<string, string> = new Map();
+
 /**
  * Per-topic overrides, persisted as one JSON file in the data directory (written atomically), so
  * a topic created with configs keeps them across restarts.
@@ -436,8 +439,9 @@ export class TopicConfigStore {
     this.overrides = new Map(Object.entries(parsed.topics).map(([t, c]) => [t, new Map(Object.entries(c))]));
   }
 
+  /** A topic's overrides; `set` replaces the map, so a map returned here is never changed afterwards. */
   get(topic: string): ReadonlyMap<string, string> {
-    return this.overrides.get(topic) ?? new Map();
+    return this.overrides.get(topic) ?? NO_OVERRIDES;
   }
 
   async set(topic: string, configs: ReadonlyMap<string, string> | null): Promise<void> {

@@ -54,9 +54,10 @@ export class FileRecords {
    * Writes `buf` at the end. On failure the file may hold a partial write past `size`: the caller
    * must truncateTo(size) before anything else is appended.
    */
-  async append(buf: Buffer): Promise<void> {
-    await writeFully(this.fh, buf, this.sizeBytes);
-    this.sizeBytes += buf.length;
+  append(buf: Buffer): Promise<void> {
+    return writeFully(this.fh, buf, this.sizeBytes).then(() => {
+      this.sizeBytes += buf.length;
+    });
   }
 
   async read(position: number, length: number): Promise<Buffer> {

@@ -38,8 +38,24 @@ export const nodeFileSystem: FileSystem = {
 };
 
 /** Writes all of `buf` at `position`, looping over short writes (a regular file may return one before ENOSPC). */
-export async function writeFully(fh: LogFileHandle, buf: Uint8Array, position: number): Promise<void> {
-  let done = 0;
+export function writeFully(fh: LogFileHandle, buf: Uint8Array, position: number): Promise<void> {
+  // Every produce request writes once: one callback on the write instead of an async function's
+  // frame, and the loop only when the write came back short.
+  if (buf.length === 0) return Promise.resolve();
+  return fh
+    .write(buf, 0, buf.length, position)
+    .then(({ bytesWritten }) =>
+      bytesWritten === buf.length ? undefined : writeRest(fh, buf, position, checkedBytesWritten(bytesWritten)),
+    );
+}
+
+function checkedBytesWritten(bytesWritten: number): number {
+  if (bytesWritten <= 0) throw Object.assign(new Error("write returned 0 bytes"), { code: "EIO" });
+  return bytesWritten;
+}
+
+async function writeRest(fh: LogFileHandle, buf: Uint8Array, position: number, written: number): Promise<void> {
+  let done = written;
   while (done < buf.length) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
     if (bytesWritten <= 0) throw Object.assign(new Error("write returned 0 bytes"), { code: "EIO" });

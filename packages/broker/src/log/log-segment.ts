@@ -72,6 +72,8 @@ export interface AppendedBatch {
   sizeInBytes: number;
   lastOffset: bigint;
   maxTimestamp: bigint;
+  /** The batch's base offset when the caller has it (saves reading it back); else read from the bytes. */
+  baseOffset?: bigint;
 }
 
 export interface SegmentReadResult {
@@ -256,12 +258,10 @@ export class LogSegment {
     await this.log.append(records);
     this.tail.append(startPosition, records, batches);
     if (startPosition === 0) this.rollingBasedTimestamp = batches[0]!.maxTimestamp;
-    const maxTs = await this.maxTimestampSoFar();
+    // No await (and no copy) once the segment's maximum is known, i.e. on every append but the first.
+    let maxTs = this.maxTimestampAndOffset ?? (await this.maxTimestampSoFar());
     for (const batch of batches) {
-      if (batch.maxTimestamp > maxTs.timestamp) {
-        maxTs.timestamp = batch.maxTimestamp;
-        maxTs.offset = batch.lastOffset;
-      }
+      if (batch.maxTimestamp > maxTs.timestamp) maxTs = { timestamp: batch.maxTimestamp, offset: batch.lastOffset };
       this.indexBatch(startPosition + batch.position, batch.sizeInBytes, batch.lastOffset, maxTs);
     }
     this.maxTimestampAndOffset = maxTs;

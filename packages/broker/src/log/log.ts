@@ -64,6 +64,7 @@ import {
 } from "./partition-log.js";
 import {
   batchFirstOffset,
+  type ProducerAppendAnalysis,
   type ProducerBatch,
   type ProducerStateEntry,
   ProducerStateManager,
@@ -87,6 +88,11 @@ const ATTRIBUTES_OFFSET = 21;
 const BASE_SEQUENCE_OFFSET = 53;
 
 /** fsyncs a file written without one (a snapshot taken on roll); gone already is fine (retention). */
+/** The append chain only orders work: how each step ended is its caller's business. */
+function settledIgnored(): undefined {
+  return undefined;
+}
+
 async function syncFileIfExists(fs: FileSystem, file: string): Promise<void> {
   let fh: Awaited<ReturnType<FileSystem["open"]>>;
   try {
@@ -387,22 +393,26 @@ export class Log implements PartitionLog {
   /** Runs `fn` after every earlier append/roll/truncate has finished: the partition's append lock. */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.appendChain.then(fn);
-    this.appendChain = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.appendChain = run.then(settledIgnored, settledIgnored);
     return run;
   }
 
   // ---- append ----
 
-  async append(records: Buffer, opts: AppendOptions = {}): Promise<LogAppendInfo> {
-    this.checkOnline();
-    const validated = validateRecords(records, this.config, true, topicPartitionKey(this.topicPartition));
-    if ((opts.origin ?? "client") === "client") this.validateClientBatches(records, validated.batches);
-    const info = await this.enqueue(() => this.appendLocked(records, validated.batches, validated.recordCount, opts));
-    await this.maybeFlushAfterAppend(info.lastOffset + 1n);
-    return info;
+  append(records: Buffer, opts: AppendOptions = {}): Promise<LogAppendInfo> {
+    // Not an async function: each one on the produce path is a frame of garbage per request.
+    let validated: ReturnType<typeof validateRecords>;
+    try {
+      this.checkOnline();
+      validated = validateRecords(records, this.config, true, topicPartitionKey(this.topicPartition));
+      if ((opts.origin ?? "client") === "client") this.validateClientBatches(records, validated.batches);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const appended = this.enqueue(() => this.appendLocked(records, validated.batches, validated.recordCount, opts));
+    return appended.then((info) =>
+      this.flushDueAfterAppend(info.lastOffset + 1n) ? this.flushUpTo(info.lastOffset + 1n).then(() => info) : info,
+    );
   }
 
   /** Kafka's LogValidator checks for a client's batches: no control batch, a sequence with every producer id. */
@@ -423,7 +433,11 @@ export class Log implements PartitionLog {
     }
   }
 
-  private async appendLocked(
+  /**
+   * Assigns offsets and checks the producer state (synchronous), then writes (writeAppend). Split
+   * so that the async function, whose frame is garbage on every append, stays small.
+   */
+  private appendLocked(
     records: Buffer,
     validated: ReturnType<typeof validateRecords>["batches"],
     recordCount: number,
@@ -444,7 +458,13 @@ export class Log implements PartitionLog {
       if (opts.leaderEpoch !== undefined) setPartitionLeaderEpoch(records, b.position, opts.leaderEpoch);
       if (epoch >= 0) epochs.push({ epoch, startOffset: offset });
       const lastOffset = offset + BigInt(b.lastOffsetDelta);
-      batches.push({ position: b.position, sizeInBytes: b.sizeInBytes, lastOffset, maxTimestamp: b.maxTimestamp });
+      batches.push({
+        position: b.position,
+        sizeInBytes: b.sizeInBytes,
+        lastOffset,
+        maxTimestamp: b.maxTimestamp,
+        baseOffset: offset,
+      });
       if (b.maxTimestamp > maxTimestamp) {
         maxTimestamp = b.maxTimestamp;
         offsetOfMaxTimestamp = lastOffset;
@@ -457,7 +477,7 @@ export class Log implements PartitionLog {
     if (analysis !== null && analysis.duplicate !== null) {
       // A retry of a batch already written: answered with its offsets, nothing written (Kafka's duplicate path).
       const dup = analysis.duplicate;
-      return {
+      return Promise.resolve({
         firstOffset: batchFirstOffset(dup),
         lastOffset: dup.lastOffset,
         maxTimestamp: dup.timestamp,
@@ -466,10 +486,39 @@ export class Log implements PartitionLog {
         validBytes: 0,
         logStartOffset: this.logStartOffsetValue,
         duplicate: true,
-      };
+      });
     }
-    const segment = await this.maybeRoll(records.length, maxTimestamp, lastOffset);
-    await this.writeToSegment(segment, records, batches);
+    const info: LogAppendInfo = {
+      firstOffset,
+      lastOffset,
+      maxTimestamp,
+      offsetOfMaxTimestamp,
+      recordCount,
+      validBytes: records.length,
+      logStartOffset: -1n, // set once written
+    };
+    return this.writeAppend(records, batches, epochs, analysis, offset, info);
+  }
+
+  /** The append's write and what follows it; `endOffset` is the new log end offset. */
+  private async writeAppend(
+    records: Buffer,
+    batches: AppendedBatch[],
+    epochs: { epoch: number; startOffset: bigint }[],
+    analysis: Extract<ProducerAppendAnalysis, { duplicate: null }> | null,
+    endOffset: bigint,
+    info: LogAppendInfo,
+  ): Promise<LogAppendInfo> {
+    const offset = endOffset;
+    const segment = this.rollDue(records.length, info.maxTimestamp, info.lastOffset)
+      ? await this.rollLocked()
+      : this.activeSegment;
+    const sizeBefore = segment.size;
+    try {
+      await segment.append(records, batches);
+    } catch (writeError) {
+      await this.failedWrite(segment, sizeBefore, writeError);
+    }
     this.nextOffset = offset;
     if (analysis !== null) {
       this.producerState.applyAppend(analysis);
@@ -495,48 +544,41 @@ export class Log implements PartitionLog {
         throw this.fail("writing leader-epoch-checkpoint", e);
       }
     }
-    return {
-      firstOffset,
-      lastOffset,
-      maxTimestamp,
-      offsetOfMaxTimestamp,
-      recordCount,
-      validBytes: records.length,
-      logStartOffset: this.logStartOffsetValue,
-    };
+    info.logStartOffset = this.logStartOffsetValue;
+    return info;
   }
 
-  /** One write; on failure the partial bytes are cut off so the file ends at the last acknowledged batch. */
-  private async writeToSegment(segment: LogSegment, records: Buffer, batches: AppendedBatch[]): Promise<void> {
-    const sizeBefore = segment.size;
+  /** After a failed write: the partial bytes are cut off so the file ends at the last acknowledged batch; always throws. */
+  private async failedWrite(segment: LogSegment, sizeBefore: number, writeError: unknown): Promise<never> {
     try {
-      await segment.append(records, batches);
-    } catch (writeError) {
-      try {
-        await segment.log.truncateTo(sizeBefore);
-      } catch (truncateError) {
-        this.fail("cutting a failed write off the log", truncateError);
-        throw this.fail("append", writeError);
-      }
-      if (!RECOVERABLE_WRITE_ERRORS.has(errnoCode(writeError) ?? "")) throw this.fail("append", writeError);
-      this.logger.warn({ err: writeError, dir: this.dir }, "append failed, nothing written (disk full?)");
-      throw new KafkaStorageError(
-        `append to ${topicPartitionKey(this.topicPartition)} failed: ${(writeError as Error).message}`,
-        { cause: writeError },
-      );
+      await segment.log.truncateTo(sizeBefore);
+    } catch (truncateError) {
+      this.fail("cutting a failed write off the log", truncateError);
+      throw this.fail("append", writeError);
     }
+    if (!RECOVERABLE_WRITE_ERRORS.has(errnoCode(writeError) ?? "")) throw this.fail("append", writeError);
+    this.logger.warn({ err: writeError, dir: this.dir }, "append failed, nothing written (disk full?)");
+    throw new KafkaStorageError(
+      `append to ${topicPartitionKey(this.topicPartition)} failed: ${(writeError as Error).message}`,
+      { cause: writeError },
+    );
   }
 
-  private async maybeFlushAfterAppend(endOffset: bigint): Promise<void> {
+  /** `flush.messages`: whether the log must be flushed up to `endOffset` before the append is acknowledged. */
+  private flushDueAfterAppend(endOffset: bigint): boolean {
     const flushMessages = this.config.flushMessages;
-    if (!Number.isFinite(flushMessages)) return;
-    if (endOffset - this.recoveryPointValue >= BigInt(flushMessages)) await this.flushUpTo(endOffset);
+    return Number.isFinite(flushMessages) && endOffset - this.recoveryPointValue >= BigInt(flushMessages);
   }
 
   // ---- roll ----
 
-  private async maybeRoll(messagesSize: number, maxTimestamp: bigint, maxOffset: bigint): Promise<LogSegment> {
-    const active = this.segments.last()!;
+  private get activeSegment(): LogSegment {
+    return this.segments.last()!;
+  }
+
+  /** Whether the append needs a new segment first (checked without an await: no roll is the common case). */
+  private rollDue(messagesSize: number, maxTimestamp: bigint, maxOffset: bigint): boolean {
+    const active = this.activeSegment;
     const reason = active.shouldRoll({
       nowMs: this.time.nowMs(),
       segmentBytes: this.config.segmentBytes,
@@ -545,9 +587,9 @@ export class Log implements PartitionLog {
       maxTimestampInMessages: maxTimestamp,
       maxOffsetInMessages: maxOffset,
     });
-    if (reason === null) return active;
+    if (reason === null) return false;
     this.logger.debug({ reason, activeBaseOffset: active.baseOffset.toString(), size: active.size }, "rolling segment");
-    return this.rollLocked();
+    return true;
   }
 
   /** Starts a new segment at the log end offset, the old one is flushed in the background (Kafka's roll). */

@@ -71,7 +71,7 @@ export class SegmentTail {
     records.copy(chunk, 0, 0, records.length);
     for (const b of batches) {
       this.batches.push({
-        baseOffset: chunk.readBigInt64BE(b.position),
+        baseOffset: b.baseOffset ?? chunk.readBigInt64BE(b.position),
         lastOffset: b.lastOffset,
         position: position + b.position,
         sizeInBytes: b.sizeInBytes,
@@ -81,7 +81,12 @@ export class SegmentTail {
     }
     this.cachedBytes += records.length;
     this.endPosition = position + records.length;
-    while (this.cachedBytes > this.maxBytes) this.cachedBytes -= this.batches[this.head++]!.sizeInBytes;
+    while (this.cachedBytes > this.maxBytes) {
+      this.cachedBytes -= this.batches[this.head]!.sizeInBytes;
+      // Dropped now, not at the next compaction: an evicted batch (and its copy) kept until then
+      // lives long enough to be promoted to the old generation, i.e. to cost a mark-compact.
+      this.batches[this.head++] = EVICTED;
+    }
     if (this.head >= COMPACT_AFTER_SLOTS && this.head * 2 >= this.batches.length) {
       this.batches = this.batches.slice(this.head);
       this.head = 0;
@@ -160,3 +165,12 @@ export class SegmentTail {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** What an evicted slot holds until the array is compacted (slots before `head` are never read). */
+const EVICTED: TailBatch = {
+  baseOffset: -1n,
+  lastOffset: -1n,
+  position: -1,
+  sizeInBytes: 0,
+  chunk: EMPTY,
+  chunkOffset: 0,
+};

@@ -39,11 +39,15 @@ export class Partition {
    * Appends as the log does; `origin: "coordinator"` for transaction markers and the
    * coordinators' own records (a client may not write control batches).
    */
-  async append(records: Buffer, opts?: AppendOptions): Promise<LogAppendInfo> {
-    const info = await this.log.append(records, opts);
+  append(records: Buffer, opts?: AppendOptions): Promise<LogAppendInfo> {
+    return this.log.append(records, opts).then(this.wakeWaiters);
+  }
+
+  /** Wakes the parked fetches after an append; one bound function per partition, not a closure per append. */
+  private readonly wakeWaiters = (info: LogAppendInfo): LogAppendInfo => {
     if (this.waiters.size > 0) for (const w of [...this.waiters]) w();
     return info;
-  }
+  };
 
   /** Calls `wake` after each append until the returned function is called. */
   onAppend(wake: () => void): () => void {

@@ -17,7 +17,7 @@
  *   partition in flight): what a client that always keeps a fetch outstanding could reach.
  * - raw-decode: raw plus the consumer's record decoder (decodeFetchedRecords) on every partition.
  */
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -26,8 +26,17 @@ import { parseArgs } from "node:util";
 import { BrokerConnection } from "@samsa/client";
 import { FetchApi, iterateBatches, lastOffsetOf, readBatchHeader } from "@samsa/protocol";
 import { decodeFetchedRecords } from "../../packages/client/src/consumer/records.js";
-import { BrokerProcess, REPO_ROOT } from "../../tests/e2e/support/broker-process.js";
-import { createTopic, int, machineLines, median, processCpuMs, WireConnection } from "../groups/support.js";
+import { BrokerProcess } from "../../tests/e2e/support/broker-process.js";
+import {
+  createTopic,
+  int,
+  loadAverage,
+  machineLines,
+  median,
+  processCpuMs,
+  startBroker,
+  WireConnection,
+} from "../groups/support.js";
 
 const THROUGHPUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "throughput.ts");
 const FETCH_MAX_BYTES = 52_428_800;
@@ -167,69 +176,6 @@ function runChild(
   });
 }
 
-/** `samsa start` on `dataDir`, under --cpu-prof when `profileDir` is set; resolves with pid, port and stop(). */
-async function startBroker(
-  dataDir: string,
-  profileDir: string | undefined,
-): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
-  if (profileDir === undefined) {
-    const b = await BrokerProcess.start({ dataDir, set: BROKER_SETS, logLevel: "info" });
-    return {
-      pid: b.pid!,
-      port: b.port,
-      stop: async () => {
-        await b.stop();
-      },
-    };
-  }
-  const args = [
-    "--cpu-prof",
-    `--cpu-prof-dir=${profileDir}`,
-    "--conditions=samsa-source",
-    "--import",
-    "tsx",
-    path.join(REPO_ROOT, "apps/cli/src/run.ts"),
-    "start",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--data-dir",
-    dataDir,
-    "--log-level",
-    "info",
-    ...BROKER_SETS.flatMap((kv) => ["--set", kv]),
-  ];
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = "";
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      buffered += chunk;
-      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          const l = JSON.parse(line) as { msg?: string; port?: number };
-          if (l.msg === "samsa broker started") resolve(l.port!);
-        } catch {
-          // not a log line
-        }
-      }
-    });
-    void exited.then(() => reject(new Error("the profiled broker exited before it started")));
-  });
-  return {
-    pid: child.pid!,
-    port,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
 async function parent(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -285,7 +231,7 @@ async function parent(): Promise<void> {
     await b.stop();
   }
 
-  const broker = await startBroker(dataDir, values["broker-profile"]);
+  const broker = await startBroker({ sets: BROKER_SETS, profileDir: values["broker-profile"], dataDir });
   const bootstrap = `127.0.0.1:${broker.port}`;
   console.log(
     `\n| Size | Reader | records/s (median) | min–max | MB/s | reader CPU | broker CPU | µs CPU/record reader | broker |`,
@@ -326,7 +272,7 @@ async function parent(): Promise<void> {
                 ],
                 { execArgv },
               );
-          const { result, brokerCpuMs } = await runChild(child, broker.pid);
+          const { result, brokerCpuMs } = await runChild(child, broker.pid!);
           if (result.records < records) throw new Error(`${reader}: ${result.records} records, expected ${records}`);
           const rate = (result.records * 1000) / result.elapsedMs;
           rows.push({
@@ -348,9 +294,9 @@ async function parent(): Promise<void> {
       }
     }
   } finally {
-    await broker.stop();
+    await broker.dispose();
   }
-  console.log(`\nLoad average at end: ${machineLines()[3]}`);
+  console.log(`\nLoad average (1/5/15 min) at the end: ${loadAverage()}`);
 }
 
 const rawAt = process.argv.indexOf("--raw");

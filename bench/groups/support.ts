@@ -142,6 +142,8 @@ export interface StartBrokerOptions {
   sets: string[];
   /** Write a V8 CPU profile of the broker into this directory when it exits. */
   profileDir?: string;
+  /** Serve this existing data directory (kept afterwards); default a new temp dir, removed on dispose. */
+  dataDir?: string;
 }
 
 export async function startBroker(options: StartBrokerOptions): Promise<BenchBroker> {
@@ -155,9 +157,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<BenchBro
       dispose: async () => {},
     };
   }
-  if (options.profileDir !== undefined) return startProfiledBroker(options.sets, options.profileDir);
+  if (options.profileDir !== undefined) return startProfiledBroker(options.sets, options.profileDir, options.dataDir);
   // "info": the helper waits for the broker's "started" line, logged at that level.
-  const broker = await BrokerProcess.start({ set: options.sets, logLevel: "info" });
+  const broker = await BrokerProcess.start({ set: options.sets, logLevel: "info", dataDir: options.dataDir });
   return {
     host: "127.0.0.1",
     port: broker.port,
@@ -180,8 +182,8 @@ const PROFILED_STOP_TIMEOUT_MS = 20_000;
  * refuses --cpu-prof in NODE_OPTIONS, so this spawns the same CLI entry itself. V8 writes the
  * profile when the process exits, which a SIGTERM makes it do cleanly.
  */
-async function startProfiledBroker(sets: string[], profileDir: string): Promise<BenchBroker> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "samsa-bench-groups-"));
+async function startProfiledBroker(sets: string[], profileDir: string, keptDataDir?: string): Promise<BenchBroker> {
+  const dataDir = keptDataDir ?? (await mkdtemp(path.join(os.tmpdir(), "samsa-bench-groups-")));
   const args = [
     "--cpu-prof",
     `--cpu-prof-dir=${profileDir}`,
@@ -241,7 +243,7 @@ async function startProfiledBroker(sets: string[], profileDir: string): Promise<
         child.kill("SIGKILL");
         await exited;
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (keptDataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -213,6 +213,8 @@ async function readPartition(
       maxBytes,
       maxOffset: t.readCommitted ? lastStableOffset : p.highWatermark,
       minOneBatch: minOneBatch || version <= 2,
+      // The bytes go into this response as they are; the connection releases them once written.
+      pooled: true,
     });
     let records = info.records;
     if (t.readCommitted && records.length > 0) {

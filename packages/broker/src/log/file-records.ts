@@ -11,9 +11,13 @@
  * after a write has completed, so readers never see a partly written batch. Reads are positional
  * too and never decode records.
  */
+
+import { fetchReadBuffers } from "../util/read-buffer-pool.js";
 import type { FileSystem, LogFileHandle } from "./file-system.js";
 import { readFully, writeFully } from "./file-system.js";
 import { BATCH_PEEK_SIZE, type BatchBounds, peekBatchBounds } from "./records.js";
+
+const poolAllocate = (length: number): Buffer => fetchReadBuffers.acquire(length);
 
 /** Read-ahead when walking batch headers: about two index intervals, so a lookup usually costs one read. */
 const HEADER_SCAN_CHUNK_BYTES = 8192;
@@ -60,8 +64,10 @@ export class FileRecords {
     });
   }
 
-  async read(position: number, length: number): Promise<Buffer> {
-    return readFully(this.fh, position, Math.max(0, Math.min(length, this.sizeBytes - position)));
+  /** Reads up to `length` bytes at `position`, not past the end; `pooled`: into a buffer from fetchReadBuffers. */
+  async read(position: number, length: number, pooled = false): Promise<Buffer> {
+    const n = Math.max(0, Math.min(length, this.sizeBytes - position));
+    return pooled ? readFully(this.fh, position, n, poolAllocate) : readFully(this.fh, position, n);
   }
 
   /** Reads beyond `size` too: recovery looks at bytes that are in the file but not yet trusted. */

@@ -63,9 +63,17 @@ async function writeRest(fh: LogFileHandle, buf: Uint8Array, position: number, w
   }
 }
 
-/** Reads exactly `length` bytes at `position` unless the file ends first; returns what was read. */
-export async function readFully(fh: LogFileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/**
+ * Reads exactly `length` bytes at `position` unless the file ends first; returns what was read,
+ * into a buffer from `allocate` (e.g. a pool's).
+ */
+export async function readFully(
+  fh: LogFileHandle,
+  position: number,
+  length: number,
+  allocate: (length: number) => Buffer = Buffer.allocUnsafe,
+): Promise<Buffer> {
+  const buf = allocate(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);

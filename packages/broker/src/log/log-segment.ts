@@ -284,7 +284,7 @@ export class LogSegment {
   async read(
     startOffset: bigint,
     maxSize: number,
-    opts: { maxPosition?: number; minOneBatch?: boolean; maxOffset?: bigint } = {},
+    opts: { maxPosition?: number; minOneBatch?: boolean; maxOffset?: bigint; pooled?: boolean } = {},
   ): Promise<SegmentReadResult | null> {
     const size = this.log.size;
     const maxPosition = Math.min(opts.maxPosition ?? size, size);
@@ -304,7 +304,7 @@ export class LogSegment {
     const wanted = opts.minOneBatch ? Math.max(maxSize, first.sizeInBytes) : maxSize;
     const length = Math.min(wanted, maxPosition - first.position);
     if (length < first.sizeInBytes) return empty;
-    const bytes = await this.log.read(first.position, length);
+    const bytes = await this.log.read(first.position, length, opts.pooled);
     const whole = wholeBatchesPrefix(bytes, opts.maxOffset);
     return { ...empty, records: whole === bytes.length ? bytes : bytes.subarray(0, whole) };
   }

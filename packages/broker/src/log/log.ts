@@ -711,7 +711,7 @@ export class Log implements PartitionLog {
     let segment = this.segments.floorSegment(fetchOffset);
     try {
       while (segment && fetchOffset < maxOffset) {
-        const r = await segment.read(fetchOffset, opts.maxBytes, { minOneBatch, maxOffset });
+        const r = await segment.read(fetchOffset, opts.maxBytes, { minOneBatch, maxOffset, pooled: opts.pooled });
         if (r !== null)
           return {
             fetchOffset,

@@ -43,6 +43,11 @@ export interface ReadOptions {
   maxOffset?: bigint;
   /** Return the first batch even when it exceeds maxBytes (Kafka's minOneMessage). Default true. */
   minOneBatch?: boolean;
+  /**
+   * Read into a buffer leased from `fetchReadBuffers` (util/read-buffer-pool.ts), for bytes that go
+   * straight into a response: whoever sends them releases the lease once the socket has them.
+   */
+  pooled?: boolean;
 }
 
 /** The result of a read (Kafka's FetchDataInfo): raw bytes plus where they came from. */

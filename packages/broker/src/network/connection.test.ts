@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, it } from "node:test";
 import { pino } from "pino";
+import { fetchReadBuffers } from "../util/read-buffer-pool.js";
 import type { Connection } from "./connection.js";
 import { SocketServer } from "./socket-server.js";
 
@@ -77,6 +78,37 @@ describe("Connection", () => {
     await once(socket, "connect");
     socket.write(Buffer.concat(["0", "1", "2", "3"].map(frame)));
     assert.deepEqual([await next(), await next(), await next(), await next()], ["re:0", "re:1", "re:2", "re:3"]);
+    socket.destroy();
+  });
+
+  it("returns pooled response chunks to their pool once the socket has written them, not before", async () => {
+    // 24 MiB: more than loopback's socket buffers hold, so the last chunk waits for the client.
+    const chunks = [1, 2, 3].map((v) => fetchReadBuffers.acquire(8 * 1024 * 1024).fill(v));
+    const port = await start(
+      () => {
+        const size = Buffer.alloc(4);
+        size.writeInt32BE(3 * 8 * 1024 * 1024);
+        return [size, ...chunks];
+      },
+      { maxFrameBytes: 1 << 20 },
+    );
+    const socket = connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write(frame("fetch"));
+    const received: Buffer[] = [await once(socket, "data").then(([d]) => d as Buffer)];
+    socket.pause();
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(fetchReadBuffers.isLeased(chunks[2]!), true, "released before the socket wrote it");
+    socket.on("data", (d: Buffer) => received.push(d));
+    socket.resume();
+    while (chunks.some((c) => fetchReadBuffers.isLeased(c))) await new Promise((resolve) => setImmediate(resolve));
+    while (Buffer.concat(received).length < 4 + 3 * 8 * 1024 * 1024) await once(socket, "data");
+    const all = Buffer.concat(received);
+    assert.equal(all.readInt32BE(0), 3 * 8 * 1024 * 1024);
+    for (let v = 1; v <= 3; v++) {
+      const part = all.subarray(4 + (v - 1) * 8 * 1024 * 1024, 4 + v * 8 * 1024 * 1024);
+      assert.ok(part.equals(Buffer.alloc(8 * 1024 * 1024, v)), `chunk ${v} arrived intact`);
+    }
     socket.destroy();
   });
 

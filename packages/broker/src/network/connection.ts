@@ -9,6 +9,7 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
+import { fetchReadBuffers } from "../util/read-buffer-pool.js";
 import { FrameDecoder, InvalidFrameError } from "./frame-decoder.js";
 
 export interface ConnectionLimits {
@@ -126,12 +127,18 @@ export class Connection {
     for (let i = 0; i < ready; i++) {
       const head = this.inFlight.shift()!;
       this.inFlightBytes -= head.bytes;
-      if (head.response !== null) for (const chunk of head.response) this.socket.write(chunk);
+      if (head.response !== null) for (const chunk of head.response) this.write(chunk);
     }
     if (burstEnds) this.socket.uncork();
     this.lastActivityMs = this.nowMs();
     if (this.inFlight.length === 0) for (const w of this.drainWaiters.splice(0)) w();
     this.updateReading();
+  }
+
+  /** Pooled Fetch data goes back to its pool once the socket has taken it (or failed to). */
+  private write(chunk: Buffer): void {
+    if (fetchReadBuffers.isLeased(chunk)) this.socket.write(chunk, () => fetchReadBuffers.release(chunk));
+    else this.socket.write(chunk);
   }
 
   /**

@@ -13,7 +13,7 @@
  * --batch 1000 (records per send call)  --outstanding 64 (send calls not yet acknowledged)
  * --samsa-batch-bytes 1048576 (Samsa's batch.size; see README)  --broker host:port (a running
  * broker; no broker CPU then)  --profile-dir DIR (children of --profile-clients write a
- * .cpuprofile there)  --profile-clients samsa.  See bench/client/README.md.
+ * .cpuprofile there)  --profile-clients samsa  --child-node-args=--trace-gc (flags for every child).  See bench/client/README.md.
  *
  * The child mode (`--child '<json>'`) is internal: one client, one operation, one topic.
  */
@@ -336,13 +336,16 @@ interface Measurement {
   brokerCpuMs: number | null;
 }
 
+/** `--child-node-args`: extra node flags for every child (e.g. `--trace-gc`, which NODE_OPTIONS refuses). */
+let childNodeArgs: string[] = [];
+
 /** Runs one child; samples the broker's CPU between the child's "start" and its result. */
 function spawnChild(
   task: ChildTask,
   brokerPid: number | null,
   profileDir: string | undefined,
 ): Promise<{ result: ChildResult; brokerCpuMs: number | null }> {
-  const execArgv = ["--conditions=samsa-source", "--import", "tsx"];
+  const execArgv = [...childNodeArgs, "--conditions=samsa-source", "--import", "tsx"];
   if (profileDir !== undefined) execArgv.unshift("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
   const child = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(task)], { execArgv });
   return new Promise((resolve, reject) => {
@@ -386,6 +389,7 @@ async function parent(): Promise<void> {
       broker: { type: "string" },
       "profile-dir": { type: "string" },
       "profile-clients": { type: "string", default: "samsa" },
+      "child-node-args": { type: "string", default: "" },
     },
   });
   const sizes = values.sizes.split(",").map(Number);
@@ -397,6 +401,7 @@ async function parent(): Promise<void> {
   const rounds = Number(values.rounds);
   const partitions = Number(values.partitions);
   const profiled = new Set(values["profile-clients"].split(","));
+  childNodeArgs = values["child-node-args"].split(" ").filter((a) => a !== "");
 
   const header = [...machineLines(), `uptime: ${execFileSync("uptime").toString().trim()}`];
   for (const l of header) console.error(l);

@@ -9,6 +9,7 @@
  * Options: --sizes 100,1024  --records 4000000,800000  --clients samsa,raw,raw-pipe,raw-decode
  * (also kafkajs, platformatic: throughput.ts's children)  --repeat 3  --partitions 4
  * --data-dir /tmp/samsa-consume-probe  --broker-profile DIR  --client-profile DIR
+ * --child-node-args="--trace-gc" (node flags for every reader child; NODE_OPTIONS refuses some)
  *
  * Readers beside the clients:
  * - raw: one Fetch of every partition at a time on one BrokerConnection, the next one when the
@@ -187,6 +188,7 @@ async function parent(): Promise<void> {
       "data-dir": { type: "string", default: "/tmp/samsa-consume-probe" },
       "broker-profile": { type: "string" },
       "client-profile": { type: "string" },
+      "child-node-args": { type: "string", default: "" },
     },
   });
   const sizes = values.sizes.split(",").map(Number);
@@ -244,7 +246,12 @@ async function parent(): Promise<void> {
       for (const reader of clients) {
         const rows: { rate: number; cpu: number; bcpu: number }[] = [];
         for (let r = 0; r < Number(values.repeat); r++) {
-          const execArgv = ["--conditions=samsa-source", "--import", "tsx"];
+          const execArgv = [
+            ...values["child-node-args"].split(" ").filter((a) => a !== ""),
+            "--conditions=samsa-source",
+            "--import",
+            "tsx",
+          ];
           if (values["client-profile"] !== undefined)
             execArgv.unshift("--cpu-prof", `--cpu-prof-dir=${values["client-profile"]}`);
           const child = RAW_READERS.includes(reader)

@@ -1,7 +1,8 @@
 /**
  * The consumer's fetch pipeline against a scripted broker: the next Fetch of a partition goes out
- * as soon as its data is handed out, and data that comes back after a seek, pause or reassignment
- * is dropped (or held) as Kafka's Fetcher does; commits cover only what was handed out.
+ * as soon as its data arrives (at most MAX_BUFFERED_FETCHES responses wait per partition), and data
+ * that comes back after a seek, pause or reassignment is dropped (or held) as Kafka's Fetcher does;
+ * commits cover only what was handed out.
  * Fetches are answered by the test, so "in flight" is exact, and every wait is on a condition.
  */
 import assert from "node:assert/strict";
@@ -26,7 +27,8 @@ const TOPIC = "t";
 
 interface HeldFetch {
   request: FetchRequest;
-  answer(records: Record<number, [first: number, count: number]>): void;
+  /** Records per partition; the high watermark is where they end (caught up) unless given. */
+  answer(records: Record<number, [first: number, count: number, highWatermark?: number]>): void;
 }
 
 interface Harness {
@@ -55,6 +57,11 @@ function batch(first: number, count: number): Buffer {
     baseTimestamp: 1_700_000_000_000n,
     records: Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`v${first + i}`) })),
   });
+}
+
+function hw(fetchOffset: bigint, r: [number, number, number?] | undefined): bigint {
+  if (r === undefined) return fetchOffset;
+  return BigInt(r[2] ?? r[0] + r[1]);
 }
 
 async function harness(partitions: number, options: ConsumerOptions = {}): Promise<Harness> {
@@ -117,8 +124,8 @@ async function harness(partitions: number, options: ConsumerOptions = {}): Promi
                       return {
                         partitionIndex: p.partition,
                         errorCode: ErrorCode.NONE,
-                        highWatermark: 1000n,
-                        lastStableOffset: 1000n,
+                        highWatermark: hw(p.fetchOffset, r),
+                        lastStableOffset: hw(p.fetchOffset, r),
                         logStartOffset: 0n,
                         abortedTransactions: [],
                         preferredReadReplica: -1,
@@ -176,7 +183,7 @@ function offsets(b: ConsumerBatch): number[] {
 }
 
 describe("Consumer fetch pipeline", () => {
-  test("the next Fetch of a partition goes out when its data is handed out, while the application holds it", async () => {
+  test("the next Fetch of a partition goes out while the application holds its data", async () => {
     const h = await harness(1);
     h.consumer.assign([{ topic: TOPIC, partition: 0 }]);
     h.consumer.seek({ topic: TOPIC, partition: 0 }, 0n);
@@ -207,18 +214,112 @@ describe("Consumer fetch pipeline", () => {
     (await h.nextFetch()).answer({ 0: [0, 1], 1: [0, 1], 2: [0, 1], 3: [0, 1] });
     await first;
     const f2 = await h.nextFetch();
-    assert.deepEqual(asked(f2), new Map([[0, 1n]]));
+    assert.deepEqual(
+      asked(f2),
+      new Map([
+        [0, 1n],
+        [1, 1n],
+        [2, 1n],
+        [3, 1n],
+      ]),
+      "every partition goes in the next Fetch, not only the one handed out",
+    );
     for (let i = 0; i < 3; i++) await it.next(); // 1, 2 and 3 handed out while f2 is out
     const next = it.next();
-    f2.answer({ 0: [1, 1] });
+    f2.answer({ 0: [1, 1], 1: [1, 1], 2: [1, 1], 3: [1, 1] });
     const f3 = await h.nextFetch();
-    assert.deepEqual(
-      [...asked(f3).keys()].sort(),
-      [1, 2, 3],
-      "the partitions that waited go first, not partition 0 again",
-    );
+    assert.deepEqual([...asked(f3).keys()].sort(), [0, 1, 2, 3], "no partition is left out of the leader's next Fetch");
     const b = (await next).value as ConsumerBatch;
     assert.deepEqual([b.partition, ...offsets(b)], [0, 1]);
+    await it.return?.();
+  });
+
+  test("a partition is fetched again while a response waits, but not while two do", async () => {
+    const h = await harness(2);
+    const p0 = { topic: TOPIC, partition: 0 };
+    const p1 = { topic: TOPIC, partition: 1 };
+    h.consumer.assign([p0, p1]);
+    h.consumer.seek(p0, 0n);
+    h.consumer.seek(p1, 0n);
+    const it = h.consumer[Symbol.asyncIterator]();
+    const first = it.next();
+    (await h.nextFetch()).answer({ 0: [0, 2], 1: [0, 2] });
+    const b1 = (await first).value as ConsumerBatch;
+    assert.deepEqual([b1.partition, ...offsets(b1)], [0, 0, 1]);
+    const f2 = await h.nextFetch();
+    assert.deepEqual(
+      asked(f2),
+      new Map([
+        [0, 2n],
+        [1, 2n],
+      ]),
+      "p1 is fetched again while its first response waits",
+    );
+    f2.answer({ 0: [2, 2], 1: [2, 2] });
+    const f3 = await h.nextFetch();
+    assert.deepEqual(asked(f3), new Map([[0, 4n]]), "p1 has two responses waiting: it is not fetched");
+    const b2 = (await it.next()).value as ConsumerBatch;
+    assert.deepEqual([b2.partition, ...offsets(b2)], [1, 0, 1]);
+    f3.answer({ 0: [4, 2] });
+    const f4 = await h.nextFetch();
+    assert.deepEqual(asked(f4), new Map([[1, 4n]]), "p1 once one of its responses was handed out; p0 now has two");
+    const order: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = (await it.next()).value as ConsumerBatch;
+      order.push([b.partition, ...offsets(b)]);
+    }
+    assert.deepEqual(order, [
+      [0, 2, 3],
+      [1, 2, 3],
+      [0, 4, 5],
+    ]);
+    await it.return?.();
+  });
+
+  test("partitions that are behind go in two Fetches at once; caught-up ones never wait behind a Fetch", async () => {
+    const h = await harness(4);
+    const all = [0, 1, 2, 3].map((partition) => ({ topic: TOPIC, partition }));
+    h.consumer.assign(all);
+    for (const tp of all) h.consumer.seek(tp, 0n);
+    const it = h.consumer[Symbol.asyncIterator]();
+    const first = it.next();
+    const f1 = await h.nextFetch();
+    assert.equal(asked(f1).size, 4, "nothing is known to be behind yet: one Fetch");
+    f1.answer({ 0: [0, 1, 10], 1: [0, 1, 10], 2: [0, 1, 10], 3: [0, 1, 10] });
+    await first;
+    for (let i = 0; i < 3; i++) await it.next(); // f1's data handed out
+    // The fake broker answers a connection's requests in order, as Kafka does: fB was sent before
+    // fA was answered (with one Fetch in flight fA would hold all four partitions).
+    const fA = await h.nextFetch();
+    assert.deepEqual(
+      asked(fA),
+      new Map([
+        [0, 1n],
+        [1, 1n],
+      ]),
+      "all four behind: two Fetches in flight, two partitions each",
+    );
+    fA.answer({ 0: [1, 1], 1: [1, 1] }); // p0 and p1 caught up
+    const fB = await h.nextFetch();
+    assert.deepEqual(
+      asked(fB),
+      new Map([
+        [2, 1n],
+        [3, 1n],
+      ]),
+    );
+    fB.answer({ 2: [1, 1, 10], 3: [1, 1, 10] });
+    const fC = await h.nextFetch();
+    assert.deepEqual(
+      asked(fC),
+      new Map([
+        [0, 2n],
+        [1, 2n],
+        [2, 2n],
+        [3, 2n],
+      ]),
+      "caught-up p0 and p1 waited for fB, then went with p2 and p3 in one Fetch",
+    );
     await it.return?.();
   });
 
@@ -274,8 +375,14 @@ describe("Consumer fetch pipeline", () => {
     (await h.nextFetch()).answer({ 0: [0, 2], 1: [0, 2] });
     const b1 = (await first).value as ConsumerBatch;
     assert.deepEqual([b1.partition, ...offsets(b1)], [0, 0, 1]);
-    const inFlight = await h.nextFetch(); // p0's next, sent as its data was handed out
-    assert.deepEqual(asked(inFlight), new Map([[0, 2n]]));
+    const inFlight = await h.nextFetch(); // both partitions' next, sent as the first response arrived
+    assert.deepEqual(
+      asked(inFlight),
+      new Map([
+        [0, 2n],
+        [1, 2n],
+      ]),
+    );
     h.consumer.pause([p0]);
     inFlight.answer({ 0: [2, 2] });
     const b2 = (await it.next()).value as ConsumerBatch;

@@ -12,14 +12,16 @@
  * auto-commit when due, find starting positions (committed offset via OffsetFetch, else
  * `autoOffsetReset` via ListOffsets).
  *
- * Fetching is pipelined, as Kafka's Fetcher and librdkafka do: a partition is fetched again as
- * soon as it has nothing buffered (its last data was handed out), with at most one Fetch in flight
- * per leader, so the broker reads and sends the next data while the application works on the
- * previous batch. A response is kept as received and decoded when handed out (records.ts), after
- * the next Fetch has gone. Buffered data is bounded by one response per partition. A fetch that
- * comes back after a seek, reset, revocation or reassignment of its partition is dropped (its
- * offset no longer matches the partition's position), and handing out is what moves the consumed
- * position, so prefetched data never reaches a commit.
+ * Fetching is pipelined, as librdkafka does (Kafka's Fetcher waits until a partition's data is
+ * handed out): a partition is fetched again as soon as a response for it arrives, while fewer than
+ * MAX_BUFFERED_FETCHES of its responses wait and the buffered bytes are under `maxBytes` (a
+ * partition with nothing buffered is always fetched), and up to MAX_FETCHES_PER_LEADER Fetches go
+ * to a leader at once while its partitions are behind. So the next response is on its way while
+ * the application works on the previous ones, and the consumer does not drain its buffer and then
+ * wait a round trip. A response is kept as received and decoded when handed out (records.ts). A
+ * fetch that comes back after a seek, reset, revocation or reassignment of its partition is
+ * dropped (its offset no longer matches the partition's position), and handing out is what moves
+ * the consumed position, so prefetched data never reaches a commit.
  */
 import {
   type ApiDescriptor,
@@ -75,6 +77,21 @@ const LATEST_TIMESTAMP = -1n;
 const EARLIEST_TIMESTAMP = -2n;
 /** How often the group leader looks for partition count changes (see checkAssignmentSnapshot). */
 const METADATA_CHECK_INTERVAL_MS = 5_000;
+/**
+ * Responses of one partition that may wait to be handed out before it is fetched again: 2 keeps
+ * a Fetch in flight while the application works through the previous response (one response
+ * per partition, as Kafka's Fetcher, drains the buffer before the next response is in).
+ */
+const MAX_BUFFERED_FETCHES = 2;
+/**
+ * Fetches in flight to one leader. A second one goes only for partitions that are behind (their
+ * last response ended below the high watermark), so it never long-polls behind the first: a
+ * broker answers a connection's requests in order, and a caught-up partition waiting in a second
+ * Fetch would see new data only after the first one's maxWaitMs. With two, the broker reads and
+ * sends one response while the client takes in the other. Memory: up to two responses of
+ * `maxBytes` in flight per leader, besides what is buffered.
+ */
+const MAX_FETCHES_PER_LEADER = 2;
 /** How long an idle round (nothing to fetch: all paused, nothing assigned) waits before the next. */
 const IDLE_ROUND_MS = 100;
 /** Errors that mean the partition's leader moved or metadata is stale. */
@@ -102,10 +119,18 @@ interface PartitionState {
   highWatermark: bigint;
   /** Bumped by every seek and reset: a batch fetched before one must not move `consumed`. */
   epoch: number;
-  /** Responses of this partition waiting in `buffered` (0 or 1: it is fetched only when empty). */
+  /** Responses of this partition waiting in `buffered` (at most MAX_BUFFERED_FETCHES). */
   bufferedCount: number;
   /** A Fetch for this partition is in flight. */
   fetching: boolean;
+  /** Its last response ended below the high watermark (or last stable offset): more is there now. */
+  behind: boolean;
+}
+
+/** A partition in a Fetch about to be sent, and the offset it is fetched from. */
+interface FetchTarget {
+  state: PartitionState;
+  offset: bigint;
 }
 
 /** One partition's data from one Fetch response, kept raw until it is handed out. */
@@ -144,8 +169,10 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   private coordinatorConnection: Promise<BrokerConnection> | null = null;
   private readonly parts = new Map<string, PartitionState>();
   private readonly buffered: CompletedFetch[] = [];
-  /** Leaders with a Fetch in flight, and the fetch itself. */
-  private readonly inFlight = new Map<number, Promise<void>>();
+  /** The `records` bytes of everything in `buffered`. */
+  private bufferedBytes = 0;
+  /** Fetches in flight, by leader (absent: none). */
+  private readonly inFlight = new Map<number, number>();
   /** 1 while a sendFetches pass resolves leaders, else 0. */
   private resolving = 0;
   /** sendFetches was called during a pass: run another when it ends. */
@@ -279,7 +306,8 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       const [fetched] = this.buffered.splice(i, 1);
       const { state } = fetched;
       state.bufferedCount--;
-      // The partition has nothing buffered now: its next Fetch goes before this one is decoded.
+      this.bufferedBytes -= fetched.records.length;
+      // The partition may be fetchable again: its next Fetch goes before this one is decoded.
       this.sendFetches();
       let records: ConsumerRecord[];
       try {
@@ -297,6 +325,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         if (this.parts.get(tpKey(state.tp)) === state && state.epoch === fetched.epoch) {
           state.position = fetched.fetchOffset;
           state.epoch++;
+          this.dropBuffered(state.tp); // fetched after this one: they start past it
         }
         throw err;
       }
@@ -708,9 +737,10 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   }
 
   /**
-   * Sends a Fetch to every leader that has none in flight, for its partitions that are not paused,
-   * have a position, nothing buffered and no Fetch out. Returns at once; completions wake awaitData
-   * and send again. A leader already busy gets its partitions on the next call.
+   * Sends Fetches to every leader with room for one (planFetches), for partitions that are not
+   * paused, have a position and no Fetch out, and have nothing buffered or room for one more
+   * response (see MAX_BUFFERED_FETCHES). Returns at once; completions wake awaitData and send
+   * again. A leader already busy gets its partitions on the next call.
    */
   private sendFetches(): void {
     if (this.closed) return;
@@ -723,7 +753,9 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     }
     const fetchable: PartitionState[] = [];
     for (const s of this.parts.values()) {
-      if (!s.paused && s.position !== null && s.bufferedCount === 0 && !s.fetching) fetchable.push(s);
+      if (s.paused || s.position === null || s.fetching) continue;
+      if (s.bufferedCount === 0 || (s.bufferedCount < MAX_BUFFERED_FETCHES && this.bufferedBytes < this.opts.maxBytes))
+        fetchable.push(s);
     }
     if (fetchable.length === 0) return;
     for (const s of fetchable) s.fetching = true;
@@ -741,7 +773,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   }
 
   private async fetchByLeader(fetchable: PartitionState[]): Promise<void> {
-    const byLeader = new Map<number, { state: PartitionState; offset: bigint }[]>();
+    const byLeader = new Map<number, FetchTarget[]>();
     let lookupFailed = false;
     for (const state of fetchable) {
       let leader: number | null = null;
@@ -756,7 +788,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       const offset = state.position;
       if (
         leader === null ||
-        this.inFlight.has(leader) ||
+        (this.inFlight.get(leader) ?? 0) >= MAX_FETCHES_PER_LEADER ||
         offset === null ||
         this.parts.get(tpKey(state.tp)) !== state
       ) {
@@ -767,33 +799,55 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       if (list === undefined) byLeader.set(leader, (list = []));
       list.push({ state, offset });
     }
-    for (const [leader, list] of byLeader) {
-      // Another sendFetches may have claimed this leader while we resolved ours.
-      if (this.inFlight.has(leader)) {
-        for (const { state } of list) state.fetching = false;
-        continue;
+    for (const [leader, all] of byLeader) {
+      for (const list of this.planFetches(leader, all)) {
+        this.fetchFrom(leader, list)
+          .catch(async (err: unknown) => {
+            if (this.closed) return;
+            if (!isRetriableError(err)) {
+              this.setFatal(err);
+              return;
+            }
+            // The leader moved or is down: new metadata, and a pause before this leader is tried again.
+            await this.cluster.refreshMetadata().catch(() => undefined);
+            await sleep(this.cluster.options.retry.initialBackoffMs);
+          })
+          .finally(() => {
+            const n = (this.inFlight.get(leader) ?? 1) - 1;
+            if (n === 0) this.inFlight.delete(leader);
+            else this.inFlight.set(leader, n);
+            for (const { state } of list) state.fetching = false;
+            this.wakeFetchWaiters();
+            this.sendFetches();
+          });
+        this.inFlight.set(leader, (this.inFlight.get(leader) ?? 0) + 1);
       }
-      const fetch = this.fetchFrom(leader, list)
-        .catch(async (err: unknown) => {
-          if (this.closed) return;
-          if (!isRetriableError(err)) {
-            this.setFatal(err);
-            return;
-          }
-          // The leader moved or is down: new metadata, and a pause before this leader is tried again.
-          await this.cluster.refreshMetadata().catch(() => undefined);
-          await sleep(this.cluster.options.retry.initialBackoffMs);
-        })
-        .finally(() => {
-          this.inFlight.delete(leader);
-          for (const { state } of list) state.fetching = false;
-          this.wakeFetchWaiters();
-          this.sendFetches();
-        });
-      this.inFlight.set(leader, fetch);
     }
     // No leader known yet (metadata still settling): pause before the caller asks again.
     if (lookupFailed && this.inFlight.size === 0) await sleep(this.cluster.options.retry.initialBackoffMs);
+  }
+
+  /**
+   * How `wanted` goes to `leader` given what is in flight there (another sendFetches may have
+   * claimed it while this one resolved leaders): with nothing in flight, one Fetch, or two halves
+   * when every partition is behind; with one in flight, a Fetch of the partitions that are behind.
+   * Partitions left out wait for the next completion.
+   */
+  private planFetches(leader: number, wanted: FetchTarget[]): FetchTarget[][] {
+    const inFlight = this.inFlight.get(leader) ?? 0;
+    let plan: FetchTarget[][] = [];
+    if (inFlight === 0) {
+      plan =
+        wanted.length >= 2 && wanted.every((x) => x.state.behind)
+          ? [wanted.slice(0, wanted.length >> 1), wanted.slice(wanted.length >> 1)]
+          : [wanted];
+    } else if (inFlight < MAX_FETCHES_PER_LEADER) {
+      const behind = wanted.filter((x) => x.state.behind);
+      if (behind.length > 0) plan = [behind];
+    }
+    const sent = new Set(plan.flat());
+    for (const x of wanted) if (!sent.has(x)) x.state.fetching = false;
+    return plan;
   }
 
   private setFatal(err: unknown): void {
@@ -801,7 +855,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     this.fatal ??= err instanceof Error ? err : new Error(String(err));
   }
 
-  private async fetchFrom(leader: number, list: { state: PartitionState; offset: bigint }[]): Promise<void> {
+  private async fetchFrom(leader: number, list: FetchTarget[]): Promise<void> {
     const topics = new Map<string, Encodable<FetchRequestFetchPartition>[]>();
     for (const { state, offset } of list) {
       let ps = topics.get(state.tp.topic);
@@ -837,6 +891,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       throw new KafkaError(res.errorCode, `Fetch: ${errorInfo(res.errorCode).message}`);
     }
     const asked = new Map(list.map((x) => [tpKey(x.state.tp), x]));
+    const readCommitted = this.opts.isolationLevel === "read_committed";
     const staleTopics = new Set<string>();
     for (const t of res.responses) {
       for (const p of t.partitions) {
@@ -845,10 +900,12 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         const state = this.parts.get(tpKey(tp));
         // Seeked, reset, revoked or reassigned while the fetch was out: the data is stale.
         if (request === undefined || state !== request.state || state.position !== request.offset) continue;
+        state.behind = false;
         if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
           state.position = null;
           state.epoch++;
           state.pendingReset = this.defaultReset(tp);
+          this.dropBuffered(state.tp); // the reset decides where reading goes on
           continue;
         }
         if (STALE_LEADER_CODES.has(p.errorCode)) {
@@ -862,9 +919,12 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         state.highWatermark = p.highWatermark;
         // Decoded when handed out; the position moves now so the next Fetch can go before that.
         const nextOffset = nextFetchOffset(p.records, request.offset);
+        const end = readCommitted && p.lastStableOffset >= 0n ? p.lastStableOffset : p.highWatermark;
+        state.behind = nextOffset < end;
         if (p.records === null || nextOffset === request.offset) continue;
         state.position = nextOffset;
         state.bufferedCount++;
+        this.bufferedBytes += p.records.length;
         this.buffered.push({
           state,
           epoch: state.epoch,
@@ -907,6 +967,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       epoch: 0,
       bufferedCount: 0,
       fetching: false,
+      behind: false,
     });
   }
 
@@ -923,6 +984,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       const { state } = this.buffered[i];
       if (state.tp.topic === tp.topic && state.tp.partition === tp.partition) {
         state.bufferedCount--;
+        this.bufferedBytes -= this.buffered[i].records.length;
         this.buffered.splice(i, 1);
       }
     }

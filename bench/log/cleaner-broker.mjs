@@ -211,6 +211,8 @@ async function windows() {
           mbWritten: rec.mbWritten,
           recordsRead: rec.recordsRead,
           recordsRetained: rec.recordsRetained,
+          // Set when the cleaner thread's starvation guard took it out of SCHED_IDLE (ms into the pass).
+          starvedAfterMs: rec.starvedAfterMs,
           load1: os.loadavg()[0],
         });
         process.stderr.write(
@@ -272,7 +274,7 @@ function report() {
     const others = cpuPct(cpu, w.startMs, w.endMs, "machine") - broker - client;
     const cleaner =
       w.kind === "cleaning"
-        ? `${(w.dirtyBytes / MiB / (w.passMs / 1000)).toFixed(0)} MiB/s (${(w.dirtyBytes / MiB).toFixed(0)} MiB in ${w.passMs} ms; ${w.recordsRetained} of ${w.recordsRead} records kept)`
+        ? `${(w.dirtyBytes / MiB / (w.passMs / 1000)).toFixed(0)} MiB/s (${(w.dirtyBytes / MiB).toFixed(0)} MiB in ${w.passMs} ms; ${w.recordsRetained} of ${w.recordsRead} records kept${w.starvedAfterMs === undefined ? "" : `; starved, SCHED_OTHER from ${w.starvedAfterMs} ms`})`
         : "";
     console.log(
       `| ${w.round} | ${w.kind} | ${f(secs, 1)} | ${(l.length / secs).toFixed(0)} | ${f(pct(l, 50))} | ${f(pct(l, 99))} | ${f(pct(l, 99.9))} | ${f(l.at(-1))} | ${broker.toFixed(0)} (${cpuPct(cpu, w.startMs, w.endMs, "brokerMain").toFixed(0)}) | ${client.toFixed(0)} | ${Math.max(0, others).toFixed(0)} | ${cleaner} |`,

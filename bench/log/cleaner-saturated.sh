@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # How fast the log cleaner still cleans when the broker is saturated: the starvation side of the
-# cleaner thread's CPU priority (cleaner-worker.ts). Not run by the tests.
+# cleaner thread's CPU priority (SCHED_IDLE and its starvation guard,
+# packages/broker/src/log/cleaner/thread-priority.ts). Not run by the tests.
 #
 #   bash bench/log/cleaner-saturated.sh [--mib 256] [--load-s 30]
 #
@@ -67,22 +68,22 @@ for t in quiet busy; do
 done
 sync "$DATA"/quiet-0/*.log "$DATA"/busy-0/*.log
 
-pass() { # topic -> "ms mib"
-  local bytes
+pass() { # topic -> "ms mib [starved-after-ms]"
+  local bytes line
   bytes=$(find "$DATA/$1-0" -name '*.log' | sort | head -n -1 | xargs stat -c %s | paste -sd+ | bc)
   "${MJS[@]}" clean --broker "$BROKER" --topics "$1" --data-dir "$DATA" --broker-log "$TMP/broker.log" 2>/dev/null
-  local ms
-  ms=$(grep '"log cleaned"' "$TMP/broker.log" | grep "\"$1-0\"" | tail -1 | sed 's/.*"ms":\([0-9]*\).*/\1/')
-  echo "$ms $((bytes / 1048576))"
+  line=$(grep '"log cleaned"' "$TMP/broker.log" | grep "\"$1-0\"" | tail -1)
+  # starvedAfterMs: the cleaner thread's guard took it out of SCHED_IDLE that far into the pass.
+  echo "$(sed 's/.*"ms":\([0-9]*\).*/\1/' <<<"$line") $((bytes / 1048576)) $(grep -o '"starvedAfterMs":[0-9]*' <<<"$line" | cut -d: -f2 || true)"
 }
-read -r ms mib < <(pass quiet)
-log "quiet: $mib MiB in $ms ms: $((mib * 1000 / ms)) MiB/s"
+read -r ms mib starved < <(pass quiet)
+log "quiet: $mib MiB in $ms ms: $((mib * 1000 / ms)) MiB/s${starved:+ (starved: SCHED_OTHER from $starved ms)}"
 "$PERF" produce -b "$BROKER" -t load -n 1000000000 -s 100 -a 1 -d "$LOAD_S" >"$TMP/load.out" 2>>"$TMP/perf.stderr" &
 LOAD_PID=$!
 PIDS+=("$LOAD_PID")
 sleep 2
-read -r ms mib < <(pass busy)
-log "busy: $mib MiB in $ms ms: $((mib * 1000 / ms)) MiB/s (load: ${LOAD_S} s of full-speed produce, started 2 s before)"
+read -r ms mib starved < <(pass busy)
+log "busy: $mib MiB in $ms ms: $((mib * 1000 / ms)) MiB/s${starved:+ (starved: SCHED_OTHER from $starved ms)} (load: ${LOAD_S} s of full-speed produce, started 2 s before)"
 wait "$LOAD_PID" || true
 log "load: $(cat "$TMP/load.out")"
 echo "uptime: $(uptime)" >&2

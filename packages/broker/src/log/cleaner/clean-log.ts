@@ -124,6 +124,11 @@ export interface CleanStats {
   /** Time the throttle (log.cleaner.io.max.bytes.per.second) made the pass sleep. */
   throttledMs: number;
   totalMs: number;
+  /**
+   * Set when the starvation guard took the cleaner thread out of SCHED_IDLE: ms into the pass
+   * (thread-priority.ts).
+   */
+  starvedAfterMs?: number;
 }
 
 export interface CleanResult {

@@ -3,9 +3,9 @@
  * CPU-heavy part (reading every dirty record, decompressing, rebuilding batches) never runs on the
  * broker's event loop. It writes only `.cleaned` files; the main thread swaps them in.
  */
-import os from "node:os";
 import { parentPort } from "node:worker_threads";
-import { type CleanTask, cleanLog } from "./clean-log.js";
+import { type CleanResult, type CleanTask, cleanLog } from "./clean-log.js";
+import { type PriorityReport, setCleanerThreadPriority } from "./thread-priority.js";
 
 export interface CleanRequest {
   id: number;
@@ -14,26 +14,18 @@ export interface CleanRequest {
   killAfterWrites?: number;
 }
 
+/** From the worker: a pass's outcome (by request id), or its priority (once, at start). */
+export type WorkerMessage =
+  | { id: number; result: CleanResult }
+  | { id: number; error: { message: string; stack?: string } }
+  | { priority: PriorityReport };
+
 const port = parentPort;
 if (port === null) throw new Error("cleaner-worker.ts runs in a worker thread");
 
-// On Linux setpriority(0) applies to the calling thread only: the cleaner yields the CPU to the
-// event loop (produce, fetch) whenever both want it. Elsewhere it would renice the whole
-// process, so it is skipped there. Why 10 (measured 2026-11-23, bench/log/README.md): nice 19
-// did not lower the producer's p99 during a pass (pooled p99 cleaning/idle 1.20-2.29 over 4
-// runs, nice 10 1.15-2.07 over 5); SCHED_IDLE gave the best single run (1.09) but starved the
-// cleaner whenever other processes kept the CPUs busy (a throttle test's small pass missed its
-// 1.5 s deadline 4 times in 4), as it would on a saturated broker, and leaving it again needs
-// `chrt` (a fork). Kafka's cleaner is a normal thread. What a pass adds to the producer's tail
-// is mostly longer main-thread GC pauses, which no priority of this thread removes.
-const CLEANER_THREAD_NICE = 10;
-if (process.platform === "linux") {
-  try {
-    os.setPriority(CLEANER_THREAD_NICE);
-  } catch {
-    // not permitted: the thread keeps the process's priority
-  }
-}
+// SCHED_IDLE, or nice 10 and why (thread-priority.ts); the main thread logs it and watches a SCHED_IDLE
+// thread for starvation during every pass.
+port.postMessage({ priority: setCleanerThreadPriority() } satisfies WorkerMessage);
 
 port.on("message", (request: CleanRequest) => {
   let writes = 0;
@@ -47,7 +39,8 @@ port.on("message", (request: CleanRequest) => {
           },
   };
   cleanLog(task).then(
-    (result) => port.postMessage({ id: request.id, result }),
-    (e: Error) => port.postMessage({ id: request.id, error: { message: e.message, stack: e.stack } }),
+    (result) => port.postMessage({ id: request.id, result } satisfies WorkerMessage),
+    (e: Error) =>
+      port.postMessage({ id: request.id, error: { message: e.message, stack: e.stack } } satisfies WorkerMessage),
   );
 });

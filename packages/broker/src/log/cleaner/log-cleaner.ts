@@ -105,7 +105,7 @@ export class LogCleaner {
     this.checkpointFile = new OffsetCheckpointFile(path.join(opts.logDir, CLEANER_OFFSET_CHECKPOINT_FILE));
     this.threads = Array.from(
       { length: Math.max(1, opts.threads ?? DEFAULT_CLEANER_THREADS) },
-      () => new CleanerThread(),
+      () => new CleanerThread(this.logger),
     );
     this.ioThrottle = new IoThrottle(opts.ioMaxBytesPerSecond ?? UNTHROTTLED, {
       checkIntervalMs: opts.ioThrottleCheckIntervalMs,
@@ -378,6 +378,7 @@ export class LogCleaner {
         recordsRetained: s.recordsRetained,
         mapEntries: s.mapEntries,
         throttledMs: s.throttledMs,
+        ...(s.starvedAfterMs === undefined ? {} : { starvedAfterMs: s.starvedAfterMs }),
         ms: Date.now() - started,
       },
       swapped ? "log cleaned" : "cleaning pass dropped: the log changed under it",

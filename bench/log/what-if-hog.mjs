@@ -1,7 +1,7 @@
 /**
  * What-if for the cleaner's place (bench/log/what-if-separate-process.sh): CPU and garbage like a
  * cleaning pass (1 KiB copies, small objects, all dropped) for a while, at low CPU priority
- * (HOG_KIND=spin: a bare busy loop instead, no memory traffic, no garbage).
+ * (HOG_KIND=spin: a bare busy loop instead, no memory traffic, no garbage; HOG_KIND=none: a sleep).
  *
  *   node what-if-hog.mjs MS                 run for MS ms in this process (start it under chrt/nice)
  *   node --import what-if-hog.mjs ... start the same loop in a worker thread of that process (the
@@ -16,6 +16,11 @@ import { isMainThread, parentPort, Worker } from "node:worker_threads";
 
 function burn(ms) {
   // HOG_KIND=spin: a CPU busy without memory traffic or garbage, to tell CPU sharing from memory and GC.
+  // HOG_KIND=none: sleeps instead (an A/A run: how far apart two idle windows' p99 fall).
+  if (process.env.HOG_KIND === "none") {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return 0;
+  }
   if (process.env.HOG_KIND === "spin") {
     const end = Date.now() + ms;
     let n = 0;

@@ -2,7 +2,7 @@
 # What-if: does a cleaning-like load disturb the producer's p99 less from its own SCHED_IDLE process
 # than from a SCHED_IDLE worker thread of the broker? (bench/log/README.md, "What is left".)
 #
-#   [HOG_KIND=spin] bash bench/log/what-if-separate-process.sh [--hog process|thread] [--policy idle|nice] [--rounds 4]
+#   [HOG_KIND=spin|none] bash bench/log/what-if-separate-process.sh [--hog process|thread] [--policy idle|nice] [--rounds 4]
 #
 # One broker (release build: run `npm run build` first), `rdkafka-perf latency -A` at 5,000 100 B
 # records/s, acks=all, as cleaner-broker.sh; then rounds of a 4 s idle window and a 4 s window with

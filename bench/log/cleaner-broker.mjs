@@ -45,6 +45,8 @@ const { values: opt } = parseArgs({
     out: { type: "string" },
     samples: { type: "string" },
     windows: { type: "string" },
+    // A/A: the "cleaning" window is a plain window of this many ms and no pass runs (the noise floor).
+    "aa-ms": { type: "string" },
   },
 });
 
@@ -188,6 +190,10 @@ async function windows() {
         const start = monoMs();
         await sleep(idleMs);
         out.push({ round: r + 1, kind, startMs: start, endMs: monoMs(), load1: os.loadavg()[0] });
+      } else if (opt["aa-ms"] !== undefined) {
+        const start = monoMs();
+        await sleep(Number(opt["aa-ms"]));
+        out.push({ round: r + 1, kind, aa: true, startMs: start, endMs: monoMs(), load1: os.loadavg()[0] });
       } else {
         const bytes = dirtyBytes(topic);
         const logOffset = statSync(opt["broker-log"]).size;
@@ -272,8 +278,9 @@ function report() {
     const broker = cpuPct(cpu, w.startMs, w.endMs, "broker");
     const client = cpuPct(cpu, w.startMs, w.endMs, "client");
     const others = cpuPct(cpu, w.startMs, w.endMs, "machine") - broker - client;
-    const cleaner =
-      w.kind === "cleaning"
+    const cleaner = w.aa
+      ? "A/A: no pass"
+      : w.kind === "cleaning"
         ? `${(w.dirtyBytes / MiB / (w.passMs / 1000)).toFixed(0)} MiB/s (${(w.dirtyBytes / MiB).toFixed(0)} MiB in ${w.passMs} ms; ${w.recordsRetained} of ${w.recordsRead} records kept${w.starvedAfterMs === undefined ? "" : `; starved, SCHED_OTHER from ${w.starvedAfterMs} ms`})`
         : "";
     console.log(
@@ -298,7 +305,11 @@ function report() {
   console.log(
     `between windows (not counted): ${gaps.length} samples, p99 ${f(pct(gaps, 99))} ms, max ${f(gaps.at(-1))} ms`,
   );
-  const cw = ws.filter((w) => w.kind === "cleaning");
+  const cw = ws.filter((w) => w.kind === "cleaning" && !w.aa);
+  if (cw.length === 0) {
+    console.log("cleaner: no pass (A/A run: the windows named cleaning had no pass)");
+    return;
+  }
   const totalBytes = cw.reduce((n, w) => n + w.dirtyBytes, 0);
   const totalMs = cw.reduce((n, w) => n + w.passMs, 0);
   console.log(

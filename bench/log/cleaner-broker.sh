@@ -4,7 +4,8 @@
 #
 #   bash bench/log/cleaner-broker.sh [--no-build] [--quick] [--rounds 3] [--mib 1024] [--keys 10000]
 #        [--segment-mib 64] [--idle-s 5] [--rate 5000] [--set key=value ...] [--keep] [--out FILE]
-#        [--node-options "..."] [--probe]
+#        [--node-options "..."] [--probe] [--aa-ms MS]
+#   --aa-ms MS: an A/A run, the noise floor: each "cleaning" window is a plain MS-ms window, no pass.
 #
 # 1. One broker, started with log.cleaner.backoff.ms=1000 (the cleaner looks for work every second),
 #    and one warm-up pass on a small compacted topic (the cleaner's worker thread started and warm).
@@ -37,7 +38,7 @@ usage() {
   sed -n '5,6p' "$0" | sed 's/^# *//' >&2
   exit 2
 }
-BUILD=1 KEEP=0 ROUNDS=3 MIB=1024 KEYS=10000 SEGMENT_MIB=64 IDLE_S=5 RATE=5000 OUT_FILE="" PROBE=0
+BUILD=1 KEEP=0 ROUNDS=3 MIB=1024 KEYS=10000 SEGMENT_MIB=64 IDLE_S=5 RATE=5000 OUT_FILE="" PROBE=0 AA_ARGS=()
 NODE_OPTS=()
 BROKER_SETS=(--set log.cleaner.backoff.ms=1000)
 while [ $# -gt 0 ]; do
@@ -55,6 +56,7 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || usage; OUT_FILE="$2"; shift ;;
     --node-options) [ $# -ge 2 ] || usage; read -r -a more <<<"$2"; NODE_OPTS+=("${more[@]}"); shift ;;
     --probe) PROBE=1 ;;
+    --aa-ms) [ $# -ge 2 ] || usage; AA_ARGS=(--aa-ms "$2"); shift ;;
     *) usage ;;
   esac
   shift
@@ -141,7 +143,7 @@ sleep 3 # 1 s of warm-up is not recorded; two more before the first window
 
 node "$HERE/cleaner-broker.mjs" windows --broker "$BROKER" --topics "$TOPIC_LIST" --data-dir "$DATA" \
   --broker-log "$TMP/broker.log" --broker-pid "$BROKER_PID" --client-pid "$CLIENT_PID" \
-  --idle-s "$IDLE_S" --settle-s 1 --out "$TMP/windows.json"
+  --idle-s "$IDLE_S" --settle-s 1 --out "$TMP/windows.json" ${AA_ARGS[@]+"${AA_ARGS[@]}"}
 
 kill -INT "$CLIENT_PID"
 wait "$CLIENT_PID" || true # non-zero when stopped early, which -A is meant to be

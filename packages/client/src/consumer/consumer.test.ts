@@ -182,6 +182,25 @@ function offsets(b: ConsumerBatch): number[] {
   return b.records.map((r) => Number(r.offset));
 }
 
+/**
+ * Two partitions assigned from offset 0, a first Fetch answered with offsets 0-1 of each, and
+ * partition 0's batch handed out.
+ */
+async function twoPartitionsFirstHandedOut() {
+  const h = await harness(2);
+  const p0 = { topic: TOPIC, partition: 0 };
+  const p1 = { topic: TOPIC, partition: 1 };
+  h.consumer.assign([p0, p1]);
+  h.consumer.seek(p0, 0n);
+  h.consumer.seek(p1, 0n);
+  const it = h.consumer[Symbol.asyncIterator]();
+  const first = it.next();
+  (await h.nextFetch()).answer({ 0: [0, 2], 1: [0, 2] });
+  const b1 = (await first).value as ConsumerBatch;
+  assert.deepEqual([b1.partition, ...offsets(b1)], [0, 0, 1]);
+  return { h, p0, it };
+}
+
 describe("Consumer fetch pipeline", () => {
   test("the next Fetch of a partition goes out while the application holds its data", async () => {
     const h = await harness(1);
@@ -235,17 +254,7 @@ describe("Consumer fetch pipeline", () => {
   });
 
   test("a partition is fetched again while a response waits, but not while two do", async () => {
-    const h = await harness(2);
-    const p0 = { topic: TOPIC, partition: 0 };
-    const p1 = { topic: TOPIC, partition: 1 };
-    h.consumer.assign([p0, p1]);
-    h.consumer.seek(p0, 0n);
-    h.consumer.seek(p1, 0n);
-    const it = h.consumer[Symbol.asyncIterator]();
-    const first = it.next();
-    (await h.nextFetch()).answer({ 0: [0, 2], 1: [0, 2] });
-    const b1 = (await first).value as ConsumerBatch;
-    assert.deepEqual([b1.partition, ...offsets(b1)], [0, 0, 1]);
+    const { h, it } = await twoPartitionsFirstHandedOut();
     const f2 = await h.nextFetch();
     assert.deepEqual(
       asked(f2),
@@ -364,17 +373,7 @@ describe("Consumer fetch pipeline", () => {
   });
 
   test("data that arrives for a paused partition is held, not handed out, until resume", async () => {
-    const h = await harness(2);
-    const p0 = { topic: TOPIC, partition: 0 };
-    const p1 = { topic: TOPIC, partition: 1 };
-    h.consumer.assign([p0, p1]);
-    h.consumer.seek(p0, 0n);
-    h.consumer.seek(p1, 0n);
-    const it = h.consumer[Symbol.asyncIterator]();
-    const first = it.next();
-    (await h.nextFetch()).answer({ 0: [0, 2], 1: [0, 2] });
-    const b1 = (await first).value as ConsumerBatch;
-    assert.deepEqual([b1.partition, ...offsets(b1)], [0, 0, 1]);
+    const { h, p0, it } = await twoPartitionsFirstHandedOut();
     const inFlight = await h.nextFetch(); // both partitions' next, sent as the first response arrived
     assert.deepEqual(
       asked(inFlight),

@@ -67,7 +67,7 @@ export class FileRecords {
   /** Reads up to `length` bytes at `position`, not past the end; `pooled`: into a buffer from fetchReadBuffers. */
   async read(position: number, length: number, pooled = false): Promise<Buffer> {
     const n = Math.max(0, Math.min(length, this.sizeBytes - position));
-    return pooled ? readFully(this.fh, position, n, poolAllocate) : readFully(this.fh, position, n);
+    return readFully(this.fh, position, n, pooled ? poolAllocate : undefined);
   }
 
   /** Reads beyond `size` too: recovery looks at bytes that are in the file but not yet trusted. */

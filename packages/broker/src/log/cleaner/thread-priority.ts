@@ -182,18 +182,23 @@ export interface SchedOps {
 
 const CHRT_TIMEOUT_MS = 5_000;
 
+/** `chrt` arguments that put thread `tid` in `policy` (reset-on-fork: what it forks does not inherit it). */
+function chrtArgs(policy: CleanerSchedPolicy, tid: number): string[] {
+  return [policy === "SCHED_IDLE" ? "--idle" : "--other", "--reset-on-fork", "--pid", "0", String(tid)];
+}
+
+function readThreadSchedstat(tid: number): string {
+  return fs.readFileSync(`/proc/self/task/${tid}/schedstat`, "latin1");
+}
+
 export const LINUX_SCHED_OPS: SchedOps = {
   setNice: (nice) => os.setPriority(nice),
   threadSelf: () => fs.readlinkSync("/proc/thread-self"),
   readStatus: () => fs.readFileSync("/proc/self/status", "latin1"),
   readLimits: () => fs.readFileSync("/proc/self/limits", "latin1"),
-  readSchedstat: (tid) => fs.readFileSync(`/proc/self/task/${tid}/schedstat`, "latin1"),
+  readSchedstat: readThreadSchedstat,
   chrt: (policy, tid) => {
-    const flag = policy === "SCHED_IDLE" ? "--idle" : "--other";
-    execFileSync("chrt", [flag, "--reset-on-fork", "--pid", "0", String(tid)], {
-      stdio: "ignore",
-      timeout: CHRT_TIMEOUT_MS,
-    });
+    execFileSync("chrt", chrtArgs(policy, tid), { stdio: "ignore", timeout: CHRT_TIMEOUT_MS });
   },
 };
 
@@ -206,14 +211,8 @@ export class ChrtQueue {
   private last: Promise<Error | null> = Promise.resolve(null);
 
   run(policy: CleanerSchedPolicy, tid: number): Promise<Error | null> {
-    const flag = policy === "SCHED_IDLE" ? "--idle" : "--other";
     this.last = this.last.then(
-      () =>
-        new Promise((resolve) =>
-          execFile("chrt", [flag, "--reset-on-fork", "--pid", "0", String(tid)], { timeout: CHRT_TIMEOUT_MS }, (e) =>
-            resolve(e),
-          ),
-        ),
+      () => new Promise((resolve) => execFile("chrt", chrtArgs(policy, tid), { timeout: CHRT_TIMEOUT_MS }, resolve)),
     );
     return this.last;
   }
@@ -333,7 +332,7 @@ export class StarvationWatch {
 const chrtQueue = new ChrtQueue();
 
 export const LINUX_WATCH_OPS: WatchOps = {
-  readSchedstat: (tid) => fs.readFileSync(`/proc/self/task/${tid}/schedstat`, "latin1"),
+  readSchedstat: readThreadSchedstat,
   nowMs: () => performance.now(),
   every: (ms, tick) => {
     const timer = setInterval(tick, ms);

@@ -4,8 +4,9 @@
  * main thread swaps in (Log.replaceSegments). Nothing here touches a file a reader may be using.
  *
  * 1. Offset map (buildOffsetMap): key -> offset of its latest record, over the dirty range
- *    [firstDirtyOffset, firstUncleanableOffset). When the map is full the pass stops there: the
- *    end offset is the last batch mapped + 1 and the rest waits for the next pass.
+ *    [firstDirtyOffset, firstUncleanableOffset), keyed by a 128-bit hash of the key (offset-map.ts,
+ *    Kafka's SkimpyOffsetMap). When the map is full the pass stops there: the end offset is the
+ *    last batch mapped + 1 and the rest waits for the next pass.
  * 2. Groups (groupSegmentsBySize): every segment below the end offset, from the first, in runs
  *    whose total `.log` and index sizes fit one segment (segment.bytes, segment.index.bytes).
  * 3. Per group, one `<first base offset>.log.cleaned` (+ `.index.cleaned`, `.timeindex.cleaned`),
@@ -16,6 +17,13 @@
  *
  * Every read chunk and every `.log.cleaned` write chunk is reported to the cleaner's throttle
  * (log.cleaner.io.max.bytes.per.second, throttler.ts), which may sleep there.
+ *
+ * A pass makes almost no garbage, so that the worker's isolate does not collect (V8 runs parts of
+ * every collection on the process's shared helper threads, at the broker's priority): batch
+ * headers are read in place from one reused read chunk, records are walked by one cursor, kept
+ * batches are copied (and rebuilt uncompressed batches assembled) in one reused write buffer, the
+ * offset map is typed arrays reused across passes. What still allocates: one view per batch for
+ * its CRC, and the rare decompressed or rebuilt-from-decoded batches.
  *
  * Batches keep their base offset, last offset (lastOffsetDelta), producer id, epoch, base
  * sequence, leader epoch, codec and timestamp type; only the records and the fields that describe
@@ -35,8 +43,10 @@ import fs from "node:fs";
 import path from "node:path";
 import {
   ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
   BATCH_HEADER_SIZE,
   CompressionType,
+  CRC_OFFSET,
   compressionTypeOf,
   computeBatchCrc,
   decodeRecordBatch,
@@ -45,10 +55,15 @@ import {
   hasDeleteHorizon,
   isControlBatch,
   isTransactional,
+  LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAGIC_V2,
+  MAX_TIMESTAMP_OFFSET,
   makeAttributes,
+  PRODUCER_ID_OFFSET,
+  RECORDS_COUNT_OFFSET,
   RECORDS_OFFSET,
-  type RecordBatchHeader,
   readBatchHeader,
   TimestampType,
   timestampTypeOf,
@@ -64,11 +79,11 @@ import {
 import { nodeFileSystem } from "../file-system.js";
 import { OffsetIndex } from "../offset-index.js";
 import { TimeIndex } from "../time-index.js";
-import { walkRecords } from "./record-walk.js";
+import { OffsetMap } from "./offset-map.js";
+import { RecordCursor } from "./record-walk.js";
 import { Throttler } from "./throttler.js";
 
 const DELETE_HORIZON_FLAG = 0x40;
-const CRC_OFFSET = 17;
 const INT32_MAX = 2 ** 31 - 1;
 /** Smallest read of a segment: a whole batch is re-read when it straddles two reads. */
 const MIN_READ_BYTES = 64 * 1024;
@@ -138,25 +153,40 @@ export interface CleanResult {
   stats: CleanStats;
 }
 
-interface KeptRecord {
-  /** Position of the record in its batch, and its bytes in the (decompressed) records section. */
-  index: number;
-  start: number;
-  end: number;
-  timestampDelta: number;
-}
-
-interface BatchVisit {
-  buf: Buffer;
-  pos: number;
-  header: RecordBatchHeader;
-  lastOffset: number;
-}
+const TWO_32 = 2 ** 32;
+/** |high word| below this: the int64 is exact as a number (below 2^53). */
+const SAFE_HIGH_WORD = 2 ** 21;
 
 /** Offsets as numbers: exact below 2^53, asserted where they enter. */
 function num(offset: bigint): number {
   if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`offset ${offset} is beyond 2^53`);
   return Number(offset);
+}
+
+/** The int64 at buf[at] as a number, or NaN when it is beyond ±2^53 (not exact as a number). */
+function readInt64(buf: Buffer, at: number): number {
+  const high = buf.readInt32BE(at);
+  // An int32 value stays a small integer: the arithmetic below would make a heap number of it.
+  if (high === 0 || high === -1) {
+    const low = buf.readInt32BE(at + 4);
+    if (high === 0 ? low >= 0 : low < 0) return low;
+  }
+  if (high >= SAFE_HIGH_WORD || high < -SAFE_HIGH_WORD) return Number.NaN;
+  return high * TWO_32 + buf.readUInt32BE(at + 4);
+}
+
+/** Writes a number below ±2^53 as an int64 at buf[at]. */
+function writeInt64(buf: Buffer, value: number, at: number): void {
+  const high = Math.floor(value / TWO_32);
+  buf.writeInt32BE(high, at);
+  buf.writeUInt32BE(value - high * TWO_32, at + 4);
+}
+
+/** Reads a batch's base offset (asserted below 2^53, as the task's offsets are). */
+function readBaseOffset(buf: Buffer, at: number): number {
+  const offset = readInt64(buf, at);
+  if (Number.isNaN(offset)) throw new RangeError(`offset ${buf.readBigInt64BE(at)} is beyond 2^53`);
+  return offset;
 }
 
 export function cleanedFileName(dir: string, baseOffset: bigint, suffix: string): string {
@@ -169,61 +199,150 @@ export function removeCleanedFiles(dir: string): void {
     if (name.endsWith(CLEANED_FILE_SUFFIX)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
-/** Reads the segment's batches in chunks of at least `chunkBytes`, stopping at `size` or when `visit` returns false. */
-function scanSegment(
-  file: string,
-  size: number,
-  chunkBytes: number,
-  io: PassIo,
-  visit: (b: BatchVisit) => boolean | undefined,
-): void {
-  const fd = fs.openSync(file, "r");
-  try {
-    let chunk = Buffer.allocUnsafe(Math.max(chunkBytes, MIN_READ_BYTES));
-    let chunkStart = 0;
-    let chunkLength = 0;
-    let pos = 0;
-    const fill = (at: number, need: number) => {
-      if (need > chunk.length) chunk = Buffer.allocUnsafe(need);
-      const want = Math.min(chunk.length, size - at);
-      let done = 0;
-      while (done < want) {
-        const n = fs.readSync(fd, chunk, done, want - done, at + done);
-        if (n === 0) break;
-        done += n;
-      }
-      chunkStart = at;
-      chunkLength = done;
-      io.read(done);
-    };
-    while (pos + LOG_OVERHEAD <= size) {
-      if (pos + LOG_OVERHEAD > chunkStart + chunkLength) fill(pos, LOG_OVERHEAD);
-      if (pos + LOG_OVERHEAD > chunkStart + chunkLength) break;
-      const batchSize = LOG_OVERHEAD + chunk.readInt32BE(pos - chunkStart + 8);
-      if (batchSize < BATCH_HEADER_SIZE || pos + batchSize > size)
-        throw new Error(`${file}: impossible batch of ${batchSize} bytes at position ${pos}`);
-      if (pos + batchSize > chunkStart + chunkLength) fill(pos, batchSize);
-      const view = chunk.subarray(0, chunkLength);
-      const rel = pos - chunkStart;
-      const header = readBatchHeader(view, rel);
-      if (!verifyBatchCrc(view, rel)) throw new Error(`${file}: CRC mismatch in the batch at position ${pos}`);
-      const lastOffset = num(header.baseOffset) + header.lastOffsetDelta;
-      if (visit({ buf: view, pos: rel, header, lastOffset }) === false) return;
-      pos += batchSize;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+/**
+ * The buffers of a pass, which the thread's next pass reuses: the read chunk, the write buffer,
+ * the kept records of the batch being filtered (index, start, end: three int32 per record), the
+ * header of the last dropped batch, the offset map.
+ */
+interface Scratch {
+  read: Buffer;
+  write: Buffer;
+  kept: Int32Array;
+  droppedHeader: Buffer;
+  map: OffsetMap | null;
 }
 
-/** The records section of a batch, decompressed when it has a codec. */
-function recordsOf(b: BatchVisit): { buf: Buffer; start: number; end: number } {
-  const start = b.pos + RECORDS_OFFSET;
-  const end = b.pos + LOG_OVERHEAD + b.header.batchLength;
-  const codec = compressionTypeOf(b.header.attributes);
-  if (codec === CompressionType.None) return { buf: b.buf, start, end };
-  const plain = decompress(codec, b.buf.subarray(start, end), { maxDecompressedBytes: 2 ** 31 - 1 });
-  return { buf: plain, start: 0, end: plain.length };
+/** The last pass's buffers; a pass running while another does (tests call cleanLog directly) makes its own. */
+let idleScratch: Scratch | null = null;
+
+function takeScratch(): Scratch {
+  const scratch = idleScratch ?? {
+    read: Buffer.alloc(0),
+    write: Buffer.alloc(0),
+    kept: new Int32Array(3 * 1024),
+    droppedHeader: Buffer.alloc(BATCH_HEADER_SIZE),
+    map: null,
+  };
+  idleScratch = null;
+  return scratch;
+}
+
+/**
+ * Reads one segment's batches through the thread's read chunk, in chunks of at least
+ * `chunkBytes`, stopping at `size`: `open`, then `next()` until it returns false, then `close`.
+ * The current batch is buf[pos, pos + size), its CRC verified; its header fields are read once.
+ */
+class BatchReader {
+  buf: Buffer;
+  pos = 0;
+  size = 0;
+  baseOffset = 0;
+  lastOffset = 0;
+  attributes = 0;
+  recordCount = 0;
+  /** A number, or a bigint beyond ±2^53 (never in practice: producer ids count up from 0). */
+  producerId: number | bigint = -1;
+  /** The records section (decompressed when the batch has a codec): after `records()`. */
+  recordsBuf: Buffer;
+  recordsStart = 0;
+  recordsEnd = 0;
+  private file = "";
+  private fd = -1;
+  private fileSize = 0;
+  private filePos = 0;
+  private chunkStart = 0;
+  private chunkLength = 0;
+
+  private readonly readBytes: number;
+
+  constructor(
+    chunkBytes: number,
+    private readonly io: PassIo,
+    private readonly scratch: Scratch,
+  ) {
+    this.readBytes = Math.max(chunkBytes, MIN_READ_BYTES);
+    this.buf = this.recordsBuf = scratch.read;
+  }
+
+  open(file: string, size: number): void {
+    this.fd = fs.openSync(file, "r");
+    this.file = file;
+    this.fileSize = size;
+    this.filePos = 0;
+    this.chunkStart = 0;
+    this.chunkLength = 0;
+    // Grown for a big batch before: back to the chunk size, not to hold that memory for good.
+    if (this.scratch.read.length < this.readBytes || this.scratch.read.length > 4 * this.readBytes)
+      this.scratch.read = Buffer.allocUnsafe(this.readBytes);
+    this.buf = this.scratch.read;
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** Reads from file position `at` into the chunk: a chunk, or the `need` bytes of a bigger batch. */
+  private fill(at: number, need: number): void {
+    if (need > this.buf.length) {
+      this.scratch.read = Buffer.allocUnsafe(need);
+      this.buf = this.scratch.read;
+    }
+    const want = Math.min(Math.max(this.readBytes, need), this.fileSize - at);
+    let done = 0;
+    while (done < want) {
+      const n = fs.readSync(this.fd, this.buf, done, want - done, at + done);
+      if (n === 0) break;
+      done += n;
+    }
+    this.chunkStart = at;
+    this.chunkLength = done;
+    this.io.read(done);
+  }
+
+  next(): boolean {
+    const at = this.filePos;
+    if (at + LOG_OVERHEAD > this.fileSize) return false;
+    if (at + LOG_OVERHEAD > this.chunkStart + this.chunkLength) this.fill(at, LOG_OVERHEAD);
+    if (at + LOG_OVERHEAD > this.chunkStart + this.chunkLength) return false;
+    const batchSize = LOG_OVERHEAD + this.buf.readInt32BE(at - this.chunkStart + 8);
+    if (batchSize < BATCH_HEADER_SIZE || at + batchSize > this.fileSize)
+      throw new Error(`${this.file}: impossible batch of ${batchSize} bytes at position ${at}`);
+    if (at + batchSize > this.chunkStart + this.chunkLength) this.fill(at, batchSize);
+    const buf = this.buf;
+    const pos = at - this.chunkStart;
+    const attributes = buf.readInt16BE(pos + ATTRIBUTES_OFFSET);
+    // readBatchHeader names what is wrong.
+    if (buf[pos + MAGIC_OFFSET] !== MAGIC_V2 || compressionTypeOf(attributes) > CompressionType.Zstd)
+      readBatchHeader(buf, pos);
+    if (!verifyBatchCrc(buf, pos)) throw new Error(`${this.file}: CRC mismatch in the batch at position ${at}`);
+    this.pos = pos;
+    this.size = batchSize;
+    this.attributes = attributes;
+    this.baseOffset = readBaseOffset(buf, pos);
+    this.lastOffset = this.baseOffset + buf.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+    this.recordCount = buf.readInt32BE(pos + RECORDS_COUNT_OFFSET);
+    const producerId = readInt64(buf, pos + PRODUCER_ID_OFFSET);
+    this.producerId = Number.isNaN(producerId) ? buf.readBigInt64BE(pos + PRODUCER_ID_OFFSET) : producerId;
+    this.filePos = at + batchSize;
+    return true;
+  }
+
+  /** Finds the current batch's records section, decompressing it when it has a codec. */
+  records(): void {
+    const start = this.pos + RECORDS_OFFSET;
+    const end = this.pos + this.size;
+    const codec = compressionTypeOf(this.attributes);
+    if (codec === CompressionType.None) {
+      this.recordsBuf = this.buf;
+      this.recordsStart = start;
+      this.recordsEnd = end;
+    } else {
+      this.recordsBuf = decompress(codec, this.buf.subarray(start, end), { maxDecompressedBytes: 2 ** 31 - 1 });
+      this.recordsStart = 0;
+      this.recordsEnd = this.recordsBuf.length;
+    }
+  }
 }
 
 function segmentFile(dir: string, baseOffset: bigint, suffix: string): string {
@@ -273,41 +392,9 @@ export function groupSegmentsBySize<
   return groups;
 }
 
-/** Kafka's DefaultRecordBatch.writeEmptyHeader: a batch of no records that keeps the producer fields and offsets. */
-function emptyBatch(h: RecordBatchHeader): Buffer {
-  const b = Buffer.alloc(BATCH_HEADER_SIZE);
-  b.writeBigInt64BE(h.baseOffset, 0);
-  b.writeInt32BE(BATCH_HEADER_SIZE - LOG_OVERHEAD, 8);
-  b.writeInt32BE(h.partitionLeaderEpoch, 12);
-  b.writeInt8(2, 16);
-  b.writeInt16BE(
-    makeAttributes(
-      CompressionType.None,
-      timestampTypeOf(h.attributes),
-      isTransactional(h.attributes),
-      isControlBatch(h.attributes),
-    ),
-    ATTRIBUTES_OFFSET,
-  );
-  b.writeInt32BE(h.lastOffsetDelta, 23);
-  b.writeBigInt64BE(-1n, 27);
-  b.writeBigInt64BE(h.maxTimestamp, 35);
-  b.writeBigInt64BE(h.producerId, 43);
-  b.writeInt16BE(h.producerEpoch, 51);
-  b.writeInt32BE(h.baseSequence, 53);
-  b.writeInt32BE(0, 57);
-  b.writeUInt32BE(computeBatchCrc(b, 0), CRC_OFFSET);
-  return b;
-}
-
 function setDeleteHorizonFlag(batch: Buffer): void {
   batch.writeInt16BE(batch.readInt16BE(ATTRIBUTES_OFFSET) | DELETE_HORIZON_FLAG, ATTRIBUTES_OFFSET);
   batch.writeUInt32BE(computeBatchCrc(batch, 0), CRC_OFFSET);
-}
-
-/** The key of the offset map: the key bytes as a latin1 string (exact, unlike Kafka's MD5 of the key). */
-function mapKey(buf: Buffer, start: number, length: number): string {
-  return buf.toString("latin1", start, start + length);
 }
 
 /** The bytes a pass reads and writes: counted in its stats and reported to the throttle, chunk by chunk (as Kafka's cleaner does). */
@@ -331,15 +418,20 @@ class PassIo {
   }
 }
 
-/** One output segment being written: the `.log.cleaned` file plus its two indexes. */
+/**
+ * One output segment being written: the `.log.cleaned` file plus its two indexes. Batches are
+ * assembled at the end of the thread's write buffer (`reserve`, fill, `commit`) and written when
+ * the next one does not fit in log.cleaner.io.buffer.size.
+ */
 class CleanedSegmentWriter {
   private readonly fd: number;
-  private pending: Buffer[] = [];
   private pendingBytes = 0;
   private position = 0;
   private bytesSinceLastIndexEntry = 0;
-  private maxTimestamp = -1n;
-  private offsetOfMaxTimestamp: bigint;
+  /** The largest batch max timestamp so far, as the int64's two words (compared exactly, without a bigint). */
+  private maxTimestampHigh = -1;
+  private maxTimestampLow = 0xffffffff;
+  private offsetOfMaxTimestamp: number;
   readonly offsetIndex: OffsetIndex;
   readonly timeIndex: TimeIndex;
 
@@ -347,9 +439,13 @@ class CleanedSegmentWriter {
     private readonly task: CleanTask,
     readonly baseOffset: bigint,
     private readonly io: PassIo,
+    private readonly scratch: Scratch,
   ) {
+    const writeBytes = task.ioBufferBytes;
+    if (this.scratch.write.length < writeBytes || this.scratch.write.length > 4 * writeBytes)
+      this.scratch.write = Buffer.allocUnsafe(writeBytes);
     this.fd = fs.openSync(cleanedFileName(task.dir, baseOffset, LOG_FILE_SUFFIX), "w");
-    this.offsetOfMaxTimestamp = baseOffset;
+    this.offsetOfMaxTimestamp = num(baseOffset);
     this.offsetIndex = new OffsetIndex(
       nodeFileSystem,
       cleanedFileName(task.dir, baseOffset, INDEX_FILE_SUFFIX),
@@ -373,41 +469,95 @@ class CleanedSegmentWriter {
     return this.position;
   }
 
-  /** Appends one whole batch and indexes it by LogSegment's rule (so recovery would rebuild the same index). */
-  append(batch: Buffer, lastOffset: bigint, maxTimestamp: bigint): void {
-    const at = this.position;
-    this.pending.push(batch);
-    this.pendingBytes += batch.length;
-    this.position += batch.length;
-    if (maxTimestamp > this.maxTimestamp) {
-      this.maxTimestamp = maxTimestamp;
+  /** Room for a batch of `size` bytes in the write buffer (scratch.write): where it goes. */
+  reserve(size: number): number {
+    if (this.pendingBytes > 0 && this.pendingBytes + size > this.task.ioBufferBytes) this.writePending();
+    if (this.pendingBytes + size > this.scratch.write.length) {
+      const grown = Buffer.allocUnsafe(this.pendingBytes + size);
+      this.scratch.write.copy(grown, 0, 0, this.pendingBytes);
+      this.scratch.write = grown;
+    }
+    return this.pendingBytes;
+  }
+
+  /**
+   * Takes the batch just written at scratch.write[at, at + size) (at = reserve(size)), and
+   * indexes it by LogSegment's rule (so recovery would rebuild the same index).
+   */
+  commit(at: number, size: number): void {
+    const buf = this.scratch.write;
+    const filePosition = this.position;
+    const lastOffset = readBaseOffset(buf, at) + buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+    const high = buf.readInt32BE(at + MAX_TIMESTAMP_OFFSET);
+    const low = buf.readUInt32BE(at + MAX_TIMESTAMP_OFFSET + 4);
+    this.pendingBytes += size;
+    this.position += size;
+    if (high > this.maxTimestampHigh || (high === this.maxTimestampHigh && low > this.maxTimestampLow)) {
+      this.maxTimestampHigh = high;
+      this.maxTimestampLow = low;
       this.offsetOfMaxTimestamp = lastOffset;
     }
     if (this.bytesSinceLastIndexEntry > this.task.indexIntervalBytes && !this.offsetIndex.isFull()) {
-      this.offsetIndex.append(lastOffset, at);
-      if (!this.timeIndex.isFull()) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      this.offsetIndex.append(BigInt(lastOffset), filePosition);
+      if (!this.timeIndex.isFull()) this.timeIndex.maybeAppend(this.maxTimestamp(), BigInt(this.offsetOfMaxTimestamp));
       this.bytesSinceLastIndexEntry = 0;
     }
-    this.bytesSinceLastIndexEntry += batch.length;
-    if (this.pendingBytes >= this.task.ioBufferBytes) this.writePending();
+    this.bytesSinceLastIndexEntry += size;
+  }
+
+  /** Appends a copy of the whole batch src[start, start + size). */
+  appendCopy(src: Buffer, start: number, size: number): void {
+    const at = this.reserve(size);
+    src.copy(this.scratch.write, at, start, start + size);
+    this.commit(at, size);
+  }
+
+  /**
+   * Kafka's DefaultRecordBatch.writeEmptyHeader: appends a batch of no records that keeps the
+   * producer fields, offsets and max timestamp of the batch header at src[start].
+   */
+  appendEmpty(src: Buffer, start: number): void {
+    const at = this.reserve(BATCH_HEADER_SIZE);
+    const b = this.scratch.write;
+    src.copy(b, at, start, start + BATCH_HEADER_SIZE);
+    const attributes = b.readInt16BE(at + ATTRIBUTES_OFFSET);
+    b.writeInt32BE(BATCH_HEADER_SIZE - LOG_OVERHEAD, at + 8);
+    b.writeInt8(MAGIC_V2, at + MAGIC_OFFSET);
+    b.writeInt16BE(
+      makeAttributes(
+        CompressionType.None,
+        timestampTypeOf(attributes),
+        isTransactional(attributes),
+        isControlBatch(attributes),
+      ),
+      at + ATTRIBUTES_OFFSET,
+    );
+    writeInt64(b, -1, at + BASE_TIMESTAMP_OFFSET);
+    b.writeInt32BE(0, at + RECORDS_COUNT_OFFSET);
+    b.writeUInt32BE(computeBatchCrc(b, at), at + CRC_OFFSET);
+    this.commit(at, BATCH_HEADER_SIZE);
+  }
+
+  private maxTimestamp(): bigint {
+    return (BigInt(this.maxTimestampHigh) << 32n) | BigInt(this.maxTimestampLow);
   }
 
   private writePending(): void {
     if (this.pendingBytes === 0) return;
-    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const buf = this.scratch.write;
+    const length = this.pendingBytes;
+    const at = this.position - length;
     let done = 0;
-    const at = this.position - this.pendingBytes;
-    while (done < buf.length) done += fs.writeSync(this.fd, buf, done, buf.length - done, at + done);
-    this.pending = [];
+    while (done < length) done += fs.writeSync(this.fd, buf, done, length - done, at + done);
     this.pendingBytes = 0;
-    this.io.written(buf.length);
+    this.io.written(length);
     this.task.onProgress?.();
   }
 
   /** Kafka's onBecomeInactiveSegment + flush: last time index entry, trimmed indexes, everything fsynced. */
   async finish(stats: CleanStats): Promise<void> {
     this.writePending();
-    this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+    this.timeIndex.maybeAppend(this.maxTimestamp(), BigInt(this.offsetOfMaxTimestamp), true);
     const syncStarted = performance.now();
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
@@ -432,7 +582,29 @@ class CleanedSegmentWriter {
   }
 }
 
+/** Records kept of the batch being filtered: appends (index, start, end) to scratch.kept, growing it. */
+function keep(scratch: Scratch, count: number, index: number, start: number, end: number): void {
+  let kept = scratch.kept;
+  if (3 * count + 3 > kept.length) {
+    const grown = new Int32Array(kept.length * 2);
+    grown.set(kept);
+    scratch.kept = kept = grown;
+  }
+  kept[3 * count] = index;
+  kept[3 * count + 1] = start;
+  kept[3 * count + 2] = end;
+}
+
 export async function cleanLog(task: CleanTask): Promise<CleanResult> {
+  const scratch = takeScratch();
+  try {
+    return await cleanWith(task, scratch);
+  } finally {
+    idleScratch = scratch;
+  }
+}
+
+async function cleanWith(task: CleanTask, scratch: Scratch): Promise<CleanResult> {
   const started = Date.now();
   const stats: CleanStats = {
     bytesRead: 0,
@@ -455,35 +627,47 @@ export async function cleanLog(task: CleanTask): Promise<CleanResult> {
   }));
   const firstDirty = num(task.firstDirtyOffset);
   const firstUncleanable = num(task.firstUncleanableOffset);
+  const reader = new BatchReader(task.ioBufferBytes, io, scratch);
+  const cursor = new RecordCursor();
 
-  // 1. The offset map over the dirty range, and the last batch of every producer id.
-  const map = new Map<string, number>();
-  const lastBatchOfProducer = new Map<bigint, number>();
+  // 1. The offset map over the dirty range, and the last batch of every producer id. The map
+  // holds no more keys than the dirty range has offsets.
+  const mapEntries = Math.max(1, Math.min(task.maxMapEntries, firstUncleanable - firstDirty));
+  if (scratch.map === null) scratch.map = new OffsetMap(mapEntries);
+  else scratch.map.reset(mapEntries);
+  const map = scratch.map;
+  const lastBatchOfProducer = new Map<number | bigint, number>();
   let latestOffset = -1;
   let full = false;
   for (let i = 0; i < segments.length && !full; i++) {
     const seg = segments[i]!;
     const next = i + 1 < segments.length ? num(segments[i + 1]!.baseOffset) : firstUncleanable;
     const dirty = next > firstDirty;
-    scanSegment(seg.file, seg.size, task.ioBufferBytes, io, (b) => {
-      if (b.header.producerId >= 0n) lastBatchOfProducer.set(b.header.producerId, b.lastOffset);
-      if (!dirty) return true;
-      const attributes = b.header.attributes;
-      if (!isControlBatch(attributes) && !isTransactional(attributes) && b.lastOffset >= firstDirty) {
-        const base = num(b.header.baseOffset);
-        const { buf, start, end } = recordsOf(b);
-        walkRecords(buf, start, end, b.header.recordCount, (r) => {
-          const offset = base + r.offsetDelta;
-          if (r.keyStart < 0 || offset < firstDirty) return;
-          const key = mapKey(buf, r.keyStart, r.keyLength);
-          if (map.size >= task.maxMapEntries && !map.has(key)) full = true;
-          else map.set(key, offset);
-        });
-        if (full) return false;
+    reader.open(seg.file, seg.size);
+    try {
+      while (reader.next()) {
+        const lastOffset = reader.lastOffset;
+        if (reader.producerId >= 0) lastBatchOfProducer.set(reader.producerId, lastOffset);
+        if (!dirty) continue;
+        const attributes = reader.attributes;
+        if (!isControlBatch(attributes) && !isTransactional(attributes) && lastOffset >= firstDirty) {
+          const base = reader.baseOffset;
+          reader.records();
+          const buf = reader.recordsBuf;
+          cursor.reset(buf, reader.recordsStart, reader.recordsEnd, reader.recordCount);
+          while (cursor.next()) {
+            const offset = base + cursor.offsetDelta;
+            if (cursor.keyStart < 0 || offset < firstDirty) continue;
+            // Full: the batch's other records still update the keys already mapped, as before.
+            if (!map.put(buf, cursor.keyStart, cursor.keyLength, offset)) full = true;
+          }
+          if (full) break;
+        }
+        if (lastOffset >= firstDirty && lastOffset > latestOffset) latestOffset = lastOffset;
       }
-      if (b.lastOffset >= firstDirty && b.lastOffset > latestOffset) latestOffset = b.lastOffset;
-      return true;
-    });
+    } finally {
+      reader.close();
+    }
     if (dirty && !full && next - 1 > latestOffset) latestOffset = next - 1;
   }
   stats.mapEntries = map.size;
@@ -499,69 +683,87 @@ export async function cleanLog(task: CleanTask): Promise<CleanResult> {
   const now = task.nowMs;
   const result: CleanedGroup[] = [];
   for (const group of groups) {
-    const out = new CleanedSegmentWriter(task, group[0]!.baseOffset, io);
+    const out = new CleanedSegmentWriter(task, group[0]!.baseOffset, io, scratch);
     try {
       await out.open();
-      let droppedLast: RecordBatchHeader | null = null;
+      // The last batch of the group was dropped: its header is in scratch.droppedHeader.
+      let droppedLast = false;
       for (const seg of group) {
-        scanSegment(seg.file, seg.size, task.ioBufferBytes, io, (b) => {
-          const h = b.header;
-          const size = LOG_OVERHEAD + h.batchLength;
-          const original = () => Buffer.from(b.buf.subarray(b.pos, b.pos + size));
-          stats.recordsRead += h.recordCount;
-          if (isControlBatch(h.attributes) || isTransactional(h.attributes) || h.recordCount === 0) {
-            out.append(original(), BigInt(b.lastOffset), h.maxTimestamp);
-            stats.recordsRetained += h.recordCount;
-            droppedLast = null;
-            return true;
-          }
-          const base = num(h.baseOffset);
-          const horizonSet = hasDeleteHorizon(h.attributes);
-          const horizonPassed = horizonSet && now >= Number(h.baseTimestamp);
-          const { buf, start, end } = recordsOf(b);
-          const kept: KeptRecord[] = [];
-          let tombstoneKept = false;
-          let index = 0;
-          walkRecords(buf, start, end, h.recordCount, (r) => {
-            const offset = base + r.offsetDelta;
-            let retain: boolean;
-            if (offset > latestOffset) retain = true;
-            else if (r.keyStart < 0) retain = false;
-            else {
-              const latest = map.get(mapKey(buf, r.keyStart, r.keyLength)) ?? -1;
-              retain = offset >= latest && (r.valueLength >= 0 || !horizonPassed);
+        reader.open(seg.file, seg.size);
+        try {
+          while (reader.next()) {
+            const src = reader.buf;
+            const pos = reader.pos;
+            const attributes = reader.attributes;
+            const recordCount = reader.recordCount;
+            stats.recordsRead += recordCount;
+            if (isControlBatch(attributes) || isTransactional(attributes) || recordCount === 0) {
+              out.appendCopy(src, pos, reader.size);
+              stats.recordsRetained += recordCount;
+              droppedLast = false;
+              continue;
             }
-            if (retain) {
-              kept.push({ index, start: r.start, end: r.end, timestampDelta: r.timestampDelta });
-              if (r.valueLength < 0) tombstoneKept = true;
+            const base = reader.baseOffset;
+            const horizonSet = hasDeleteHorizon(attributes);
+            const horizonPassed = horizonSet && now >= Number(src.readBigInt64BE(pos + BASE_TIMESTAMP_OFFSET));
+            reader.records();
+            const buf = reader.recordsBuf;
+            cursor.reset(buf, reader.recordsStart, reader.recordsEnd, recordCount);
+            let kept = 0;
+            let keptBytes = 0;
+            let maxTimestampDelta = Number.NEGATIVE_INFINITY;
+            let tombstoneKept = false;
+            while (cursor.next()) {
+              const offset = base + cursor.offsetDelta;
+              let retain: boolean;
+              if (offset > latestOffset) retain = true;
+              else if (cursor.keyStart < 0) retain = false;
+              else {
+                const latest = map.get(buf, cursor.keyStart, cursor.keyLength);
+                retain = offset >= latest && (cursor.valueLength >= 0 || !horizonPassed);
+              }
+              if (retain) {
+                keep(scratch, kept++, cursor.index, cursor.start, cursor.end);
+                keptBytes += cursor.end - cursor.start;
+                if (cursor.timestampDelta > maxTimestampDelta) maxTimestampDelta = cursor.timestampDelta;
+                if (cursor.valueLength < 0) tombstoneKept = true;
+              }
             }
-            index++;
-          });
-          stats.recordsRetained += kept.length;
-          if (kept.length === h.recordCount && (!tombstoneKept || horizonSet)) {
-            out.append(original(), BigInt(b.lastOffset), h.maxTimestamp);
-            droppedLast = null;
-          } else if (kept.length > 0) {
-            const needHorizon = tombstoneKept && !horizonSet;
-            const rebuilt =
-              compressionTypeOf(h.attributes) === CompressionType.None && !needHorizon
-                ? rebuildUncompressed(b, kept)
-                : rebuildDecoded(b, kept, needHorizon ? BigInt(now + task.deleteRetentionMs) : null);
-            out.append(rebuilt.batch, BigInt(b.lastOffset), rebuilt.maxTimestamp);
-            droppedLast = null;
-          } else if (h.producerId >= 0n && lastBatchOfProducer.get(h.producerId) === b.lastOffset) {
-            out.append(emptyBatch(h), BigInt(b.lastOffset), h.maxTimestamp);
-            droppedLast = null;
-          } else {
-            droppedLast = h;
+            stats.recordsRetained += kept;
+            if (kept === recordCount && (!tombstoneKept || horizonSet)) {
+              out.appendCopy(src, pos, reader.size);
+              droppedLast = false;
+            } else if (kept > 0) {
+              const needHorizon = tombstoneKept && !horizonSet;
+              if (compressionTypeOf(attributes) === CompressionType.None && !needHorizon)
+                rebuildUncompressed(out, scratch, src, pos, kept, keptBytes, maxTimestampDelta);
+              else {
+                const batch = rebuildDecoded(
+                  scratch,
+                  src,
+                  pos,
+                  kept,
+                  needHorizon ? BigInt(now + task.deleteRetentionMs) : null,
+                );
+                out.appendCopy(batch, 0, batch.length);
+              }
+              droppedLast = false;
+            } else if (reader.producerId >= 0 && lastBatchOfProducer.get(reader.producerId) === reader.lastOffset) {
+              out.appendEmpty(src, pos);
+              droppedLast = false;
+            } else {
+              // By hand: Buffer.copy of a range makes a view of it.
+              const header = scratch.droppedHeader;
+              for (let i = 0; i < BATCH_HEADER_SIZE; i++) header[i] = src[pos + i]!;
+              droppedLast = true;
+            }
           }
-          return true;
-        });
+        } finally {
+          reader.close();
+        }
       }
       // The last batch of the group stays (empty), so the cleaned segment ends where its sources did.
-      const last = droppedLast as RecordBatchHeader | null;
-      if (last !== null)
-        out.append(emptyBatch(last), last.baseOffset + BigInt(last.lastOffsetDelta), last.maxTimestamp);
+      if (droppedLast) out.appendEmpty(scratch.droppedHeader, 0);
       await out.finish(stats);
     } catch (e) {
       out.abandon();
@@ -578,41 +780,54 @@ export async function cleanLog(task: CleanTask): Promise<CleanResult> {
   return { endOffset: BigInt(endOffset), groups: result, stats };
 }
 
-/** An uncompressed batch with some records removed: the kept records' bytes as they were, a new header. */
-function rebuildUncompressed(b: BatchVisit, kept: KeptRecord[]): { batch: Buffer; maxTimestamp: bigint } {
-  const h = b.header;
-  let size = BATCH_HEADER_SIZE;
-  for (const k of kept) size += k.end - k.start;
-  const batch = Buffer.allocUnsafe(size);
-  b.buf.copy(batch, 0, b.pos, b.pos + BATCH_HEADER_SIZE);
-  let at = BATCH_HEADER_SIZE;
-  let maxDelta = Number.NEGATIVE_INFINITY;
-  for (const k of kept) {
-    at += b.buf.copy(batch, at, k.start, k.end);
-    if (k.timestampDelta > maxDelta) maxDelta = k.timestampDelta;
+/**
+ * An uncompressed batch with some records removed, assembled in the write buffer: the header of
+ * the batch at src[pos], the kept records' bytes as they were (scratch.kept), then the fields that
+ * describe them patched (length, max timestamp, count, CRC).
+ */
+function rebuildUncompressed(
+  out: CleanedSegmentWriter,
+  scratch: Scratch,
+  src: Buffer,
+  pos: number,
+  kept: number,
+  keptBytes: number,
+  maxTimestampDelta: number,
+): void {
+  const size = BATCH_HEADER_SIZE + keptBytes;
+  const at = out.reserve(size);
+  const batch = scratch.write;
+  const keptRecords = scratch.kept;
+  src.copy(batch, at, pos, pos + BATCH_HEADER_SIZE);
+  let to = at + BATCH_HEADER_SIZE;
+  for (let k = 0; k < kept; k++) to += src.copy(batch, to, keptRecords[3 * k + 1]!, keptRecords[3 * k + 2]!);
+  if (timestampTypeOf(src.readInt16BE(pos + ATTRIBUTES_OFFSET)) !== TimestampType.LogAppendTime) {
+    const baseTimestamp = readInt64(src, pos + BASE_TIMESTAMP_OFFSET);
+    const maxTimestamp = baseTimestamp + maxTimestampDelta;
+    if (Number.isSafeInteger(maxTimestamp)) writeInt64(batch, maxTimestamp, at + MAX_TIMESTAMP_OFFSET);
+    else
+      batch.writeBigInt64BE(
+        src.readBigInt64BE(pos + BASE_TIMESTAMP_OFFSET) + BigInt(maxTimestampDelta),
+        at + MAX_TIMESTAMP_OFFSET,
+      );
   }
-  const maxTimestamp =
-    timestampTypeOf(h.attributes) === TimestampType.LogAppendTime ? h.maxTimestamp : h.baseTimestamp + BigInt(maxDelta);
-  batch.writeInt32BE(size - LOG_OVERHEAD, 8);
-  batch.writeBigInt64BE(maxTimestamp, 35);
-  batch.writeInt32BE(kept.length, 57);
-  batch.writeUInt32BE(computeBatchCrc(batch, 0), CRC_OFFSET);
-  return { batch, maxTimestamp };
+  batch.writeInt32BE(size - LOG_OVERHEAD, at + 8);
+  batch.writeInt32BE(kept, at + RECORDS_COUNT_OFFSET);
+  batch.writeUInt32BE(computeBatchCrc(batch, at), at + CRC_OFFSET);
+  out.commit(at, size);
 }
 
 /**
- * A batch rebuilt from decoded records: compressed batches (recompressed with their codec), and
- * batches whose tombstones get their delete horizon now (baseTimestamp becomes the horizon and the
- * timestamp deltas are rewritten against it, as Kafka's MemoryRecordsBuilder does).
+ * A batch rebuilt from decoded records (the `kept` of scratch.kept, by index): compressed batches
+ * (recompressed with their codec), and batches whose tombstones get their delete horizon now
+ * (baseTimestamp becomes the horizon and the timestamp deltas are rewritten against it, as Kafka's
+ * MemoryRecordsBuilder does). Allocates; these are the rare batches.
  */
-function rebuildDecoded(
-  b: BatchVisit,
-  kept: KeptRecord[],
-  newHorizon: bigint | null,
-): { batch: Buffer; maxTimestamp: bigint } {
-  const h = b.header;
-  const decoded = decodeRecordBatch(b.buf, b.pos, { verifyCrc: false, maxDecompressedBytes: 2 ** 31 - 1 });
-  const records = kept.map((k) => decoded.records[k.index]!);
+function rebuildDecoded(scratch: Scratch, src: Buffer, pos: number, kept: number, newHorizon: bigint | null): Buffer {
+  const h = readBatchHeader(src, pos);
+  const decoded = decodeRecordBatch(src, pos, { verifyCrc: false, maxDecompressedBytes: 2 ** 31 - 1 });
+  const records = [];
+  for (let k = 0; k < kept; k++) records.push(decoded.records[scratch.kept[3 * k]!]!);
   const horizon = newHorizon ?? (hasDeleteHorizon(h.attributes) ? h.baseTimestamp : null);
   const batch = encodeRecordBatch({
     records: records.map((r) => ({
@@ -635,5 +850,5 @@ function rebuildDecoded(
     lastOffsetDelta: h.lastOffsetDelta,
   });
   if (horizon !== null) setDeleteHorizonFlag(batch);
-  return { batch, maxTimestamp: batch.readBigInt64BE(35) };
+  return batch;
 }

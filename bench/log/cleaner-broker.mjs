@@ -9,9 +9,13 @@
  *           lowers the topic's ratio and waits for its "log cleaned" line: the warm-up pass that
  *           starts the cleaner's worker thread and its JIT before anything is measured.
  *   windows --broker H:P --topics a,b --data-dir D --broker-log F --broker-pid P --client-pid P
- *           --idle-s S --settle-s S --out windows.json
+ *           --idle-s S|match --settle-s S --out windows.json [--aa-ms MS]
+ *           [--fill-perf rdkafka-perf --fill-records N --fill-keys K --fill-log F --settle-fill-s S]
  *           per topic one round of an idle window and a cleaning window, the order alternating
- *           (idle first in rounds 1, 3, ...). A cleaning window: the topic's ratio lowered to 0.5
+ *           (idle first in rounds 1, 3, ...). With --fill-perf, the round's topic is filled first
+ *           (rdkafka-perf produce, its .log files fsynced, then --settle-fill-s), outside every
+ *           window. `--idle-s match`: an idle window lasts as long as its round's pass (the last
+ *           pass so far when idle comes first; 1.3 s before any). A cleaning window: the topic's ratio lowered to 0.5
  *           (AlterConfigs), the cleaner's next wake-up (log.cleaner.backoff.ms) starts the pass,
  *           and the broker's "log cleaned" line for the partition closes it; the window is
  *           [line time - pass ms, line time], converted to CLOCK_MONOTONIC, the clock of the
@@ -21,7 +25,18 @@
  *           per window: records/s, p50/p99/p99.9/max of the latency samples *sent* in it, CPU;
  *           per round: p99 cleaning / p99 idle; the cleaner's MB/s; markdown on stdout.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import {
+  appendFileSync,
+  closeSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -47,6 +62,12 @@ const { values: opt } = parseArgs({
     windows: { type: "string" },
     // A/A: the "cleaning" window is a plain window of this many ms and no pass runs (the noise floor).
     "aa-ms": { type: "string" },
+    "fill-perf": { type: "string" },
+    "fill-records": { type: "string" },
+    "fill-keys": { type: "string" },
+    "fill-log": { type: "string" },
+    "settle-fill-s": { type: "string", default: "3" },
+    bootstrap: { type: "string", default: "1000" },
   },
 });
 
@@ -154,11 +175,47 @@ async function clean() {
   await a.disconnect();
 }
 
+/** Fills the topic with rdkafka-perf produce (1 KiB records over --fill-keys keys, acks=1) and fsyncs its .log files. */
+async function fill(topic) {
+  const args = [
+    "produce",
+    "-b",
+    opt.broker,
+    "-t",
+    topic,
+    "-n",
+    opt["fill-records"],
+    "-s",
+    "1024",
+    "-k",
+    opt["fill-keys"],
+  ];
+  const child = spawn(opt["fill-perf"], [...args, "-a", "1", "-d", "600"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  child.stderr.on("data", (d) => appendFileSync(opt["fill-log"], d));
+  const code = await new Promise((resolve) => child.on("close", resolve));
+  if (code !== 0) throw new Error(`rdkafka-perf produce to ${topic} exited with ${code}: ${out.trim()}`);
+  process.stderr.write(`[cleaner-broker] filled ${topic}: ${out.trim()}\n`);
+  const dir = path.join(opt["data-dir"], `${topic}-0`);
+  for (const name of readdirSync(dir).filter((n) => n.endsWith(".log"))) {
+    const fd = openSync(path.join(dir, name), "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 async function windows() {
   const topics = opt.topics.split(",");
   const brokerPid = opt["broker-pid"];
   const clientPid = opt["client-pid"];
-  const idleMs = Number(opt["idle-s"]) * 1000;
+  const matchIdle = opt["idle-s"] === "match";
+  let idleMs = matchIdle ? 1300 : Number(opt["idle-s"]) * 1000;
   const settleMs = Number(opt["settle-s"]) * 1000;
   // Wall clock (pino's `time`) to CLOCK_MONOTONIC: the offset read around one Date.now().
   let offset = Number.POSITIVE_INFINITY;
@@ -185,6 +242,10 @@ async function windows() {
   for (let r = 0; r < topics.length; r++) {
     const topic = topics[r];
     const order = r % 2 === 0 ? ["idle", "cleaning"] : ["cleaning", "idle"];
+    if (opt["fill-perf"] !== undefined) {
+      await fill(topic);
+      await sleep(Number(opt["settle-fill-s"]) * 1000);
+    }
     for (const kind of order) {
       if (kind === "idle") {
         const start = monoMs();
@@ -193,6 +254,7 @@ async function windows() {
       } else if (opt["aa-ms"] !== undefined) {
         const start = monoMs();
         await sleep(Number(opt["aa-ms"]));
+        if (matchIdle) idleMs = Number(opt["aa-ms"]);
         out.push({ round: r + 1, kind, aa: true, startMs: start, endMs: monoMs(), load1: os.loadavg()[0] });
       } else {
         const bytes = dirtyBytes(topic);
@@ -204,6 +266,7 @@ async function windows() {
         });
         const rec = await awaitCleaned(`${topic}-0`, logOffset, 300_000);
         const endMs = rec.time - offset;
+        if (matchIdle) idleMs = rec.ms;
         out.push({
           round: r + 1,
           kind,
@@ -247,6 +310,63 @@ function cpuPct(cpu, start, end, field) {
   const after = cpu.find((s) => s.t >= end) ?? cpu.at(-1);
   const secs = (after.t - before.t) / 1000;
   return (100 * (after[field] - before[field])) / CLK_TCK / secs;
+}
+
+/**
+ * How far the pooled p99 ratio can be trusted: rounds are resampled with replacement and the
+ * ratio recomputed, from 0.01 ms histograms of each round's windows. Null with fewer than 4 rounds.
+ */
+function bootstrapRatio(ws, stats, resamples) {
+  const BIN_MS = 0.01;
+  const rounds = [...new Set(ws.map((w) => w.round))];
+  if (rounds.length < 4 || !(resamples > 0)) return null;
+  const hist = (l) => {
+    const h = new Map();
+    for (const x of l) {
+      const b = Math.round(x / BIN_MS);
+      h.set(b, (h.get(b) ?? 0) + 1);
+    }
+    return h;
+  };
+  const perRound = rounds.map((r) => {
+    const of = (kind) =>
+      hist(
+        ws.filter((w) => w.round === r && w.kind === kind).flatMap((w) => stats((t) => t >= w.startMs && t < w.endMs)),
+      );
+    return { idle: of("idle"), cleaning: of("cleaning") };
+  });
+  const p99 = (maps) => {
+    const sum = new Map();
+    let n = 0;
+    for (const m of maps)
+      for (const [b, c] of m) {
+        sum.set(b, (sum.get(b) ?? 0) + c);
+        n += c;
+      }
+    const bins = [...sum.keys()].sort((x, y) => x - y);
+    const rank = Math.max(1, Math.round(0.99 * n));
+    let seen = 0;
+    for (const b of bins) {
+      seen += sum.get(b);
+      if (seen >= rank) return b * BIN_MS;
+    }
+    return Number.NaN;
+  };
+  // mulberry32 with a fixed seed: the same samples give the same interval.
+  let seed = 0x9e3779b9;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  const ratios = [];
+  for (let i = 0; i < resamples; i++) {
+    const pick = rounds.map(() => perRound[Math.floor(random() * rounds.length)]);
+    ratios.push(p99(pick.map((r) => r.cleaning)) / p99(pick.map((r) => r.idle)));
+  }
+  ratios.sort((x, y) => x - y);
+  return { rounds: rounds.length, low: pct(ratios, 2.5), high: pct(ratios, 97.5), median: pct(ratios, 50) };
 }
 
 function report() {
@@ -298,6 +418,11 @@ function report() {
   console.log(
     `pooled: idle p99 ${f(pct(pooled.idle, 99))} ms (${pooled.idle.length} samples), cleaning p99 ${f(pct(pooled.cleaning, 99))} ms (${pooled.cleaning.length}), ratio ${f(pct(pooled.cleaning, 99) / pct(pooled.idle, 99))}; p99.9 idle ${f(pct(pooled.idle, 99.9))}, cleaning ${f(pct(pooled.cleaning, 99.9))}`,
   );
+  const ci = bootstrapRatio(ws, stats, Number(opt.bootstrap));
+  if (ci !== null)
+    console.log(
+      `pooled ratio, 95% interval from ${opt.bootstrap} resamples of the ${ci.rounds} rounds (with replacement): ${f(ci.low)}–${f(ci.high)} (median ${f(ci.median)})`,
+    );
   // Outside every window: the second after each window, and the wait from AlterConfigs to the pass.
   const gaps = stats(
     (t) => t >= ws[0].startMs && t < ws.at(-1).endMs && !ws.some((w) => t >= w.startMs && t < w.endMs),

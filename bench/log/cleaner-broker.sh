@@ -4,8 +4,14 @@
 #
 #   bash bench/log/cleaner-broker.sh [--no-build] [--quick] [--rounds 3] [--mib 1024] [--keys 10000]
 #        [--segment-mib 64] [--idle-s 5] [--rate 5000] [--set key=value ...] [--keep] [--out FILE]
-#        [--node-options "..."] [--probe] [--aa-ms MS]
+#        [--node-options "..."] [--probe] [--aa-ms MS] [--fill-per-round] [--idle-s match]
 #   --aa-ms MS: an A/A run, the noise floor: each "cleaning" window is a plain MS-ms window, no pass.
+#   --fill-per-round: each round's topic is filled just before its round (uncounted, then --settle-fill-s),
+#     not all up front, so that many rounds fit: the dirty log is seconds old (still in the page cache,
+#     which this VM's DAMON pages out after ~60 s idle) and only a few rounds' segments are on disk.
+#   --idle-s match: each idle window lasts as long as the pass of its round (the previous round's
+#     pass when idle comes first), so that both kinds of window hold about as many samples and a rare
+#     stall of the machine weighs the same in either.
 #
 # 1. One broker, started with log.cleaner.backoff.ms=1000 (the cleaner looks for work every second),
 #    and one warm-up pass on a small compacted topic (the cleaner's worker thread started and warm).
@@ -38,7 +44,7 @@ usage() {
   sed -n '5,6p' "$0" | sed 's/^# *//' >&2
   exit 2
 }
-BUILD=1 KEEP=0 ROUNDS=3 MIB=1024 KEYS=10000 SEGMENT_MIB=64 IDLE_S=5 RATE=5000 OUT_FILE="" PROBE=0 AA_ARGS=()
+BUILD=1 KEEP=0 FILL_PER_ROUND=0 SETTLE_FILL_S=3 ROUNDS=3 MIB=1024 KEYS=10000 SEGMENT_MIB=64 IDLE_S=5 RATE=5000 OUT_FILE="" PROBE=0 AA_ARGS=()
 NODE_OPTS=()
 BROKER_SETS=(--set log.cleaner.backoff.ms=1000)
 while [ $# -gt 0 ]; do
@@ -57,6 +63,8 @@ while [ $# -gt 0 ]; do
     --node-options) [ $# -ge 2 ] || usage; read -r -a more <<<"$2"; NODE_OPTS+=("${more[@]}"); shift ;;
     --probe) PROBE=1 ;;
     --aa-ms) [ $# -ge 2 ] || usage; AA_ARGS=(--aa-ms "$2"); shift ;;
+    --fill-per-round) FILL_PER_ROUND=1 ;;
+    --settle-fill-s) [ $# -ge 2 ] || usage; SETTLE_FILL_S="$2"; shift ;;
     *) usage ;;
   esac
   shift
@@ -121,18 +129,24 @@ node "$HERE/cleaner-broker.mjs" create --broker "$BROKER" --topics warm --segmen
 node "$HERE/cleaner-broker.mjs" clean --broker "$BROKER" --topics warm --segment-bytes 1048576 \
   --data-dir "$DATA" --broker-log "$TMP/broker.log"
 RECORDS=$((MIB * 1024)) # 1 KiB values: --mib MiB of values (keys and batch headers add ~2%)
-for t in "${TOPICS[@]}"; do
-  log "filling $t: $RECORDS records of 1 KiB over $KEYS keys"
-  out="$("$PERF" produce -b "$BROKER" -t "$t" -n "$RECORDS" -s 1024 -k "$KEYS" -a 1 -d 600 2>>"$TMP/rdkafka-perf.stderr")" || {
-    log "rdkafka-perf produce failed: $out"
-    tail -5 "$TMP/rdkafka-perf.stderr" >&2
-    exit 1
-  }
-  log "$out"
-done
-# The fill's dirty pages written back now, not during the windows.
-sync "$DATA"/dirty-*-0/*.log
-grep '"log cleaned"' "$TMP/broker.log" | grep -q '"dirty-' && { log "a topic was cleaned before its window"; exit 1; }
+FILL_ARGS=()
+if [ "$FILL_PER_ROUND" = 1 ]; then
+  FILL_ARGS=(--fill-perf "$PERF" --fill-records "$RECORDS" --fill-keys "$KEYS" --fill-log "$TMP/rdkafka-perf.stderr"
+    --settle-fill-s "$SETTLE_FILL_S")
+else
+  for t in "${TOPICS[@]}"; do
+    log "filling $t: $RECORDS records of 1 KiB over $KEYS keys"
+    out="$("$PERF" produce -b "$BROKER" -t "$t" -n "$RECORDS" -s 1024 -k "$KEYS" -a 1 -d 600 2>>"$TMP/rdkafka-perf.stderr")" || {
+      log "rdkafka-perf produce failed: $out"
+      tail -5 "$TMP/rdkafka-perf.stderr" >&2
+      exit 1
+    }
+    log "$out"
+  done
+  # The fill's dirty pages written back now, not during the windows.
+  sync "$DATA"/dirty-*-0/*.log
+  grep '"log cleaned"' "$TMP/broker.log" | grep -q '"dirty-' && { log "a topic was cleaned before its window"; exit 1; }
+fi
 
 log "steady producer: 100 B at $RATE/s, acks=all, linger.ms=0, produce -> ack"
 "$PERF" latency -A -b "$BROKER" -t steady -s 100 -r "$RATE" -a all -w 1 -d 1800 -o "$TMP/samples.txt" \
@@ -143,7 +157,8 @@ sleep 3 # 1 s of warm-up is not recorded; two more before the first window
 
 node "$HERE/cleaner-broker.mjs" windows --broker "$BROKER" --topics "$TOPIC_LIST" --data-dir "$DATA" \
   --broker-log "$TMP/broker.log" --broker-pid "$BROKER_PID" --client-pid "$CLIENT_PID" \
-  --idle-s "$IDLE_S" --settle-s 1 --out "$TMP/windows.json" ${AA_ARGS[@]+"${AA_ARGS[@]}"}
+  --idle-s "$IDLE_S" --settle-s 1 --out "$TMP/windows.json" ${AA_ARGS[@]+"${AA_ARGS[@]}"} \
+  ${FILL_ARGS[@]+"${FILL_ARGS[@]}"}
 
 kill -INT "$CLIENT_PID"
 wait "$CLIENT_PID" || true # non-zero when stopped early, which -A is meant to be
@@ -156,7 +171,7 @@ REPORT="$TMP/report.md"
   echo
   echo "Samsa $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- packages apps || echo ' + uncommitted changes'), release build;" \
     "broker ${BROKER_SETS[*]}; $ROUNDS rounds; dirty log per round: $MIB MiB of 1 KiB records over $KEYS keys," \
-    "$SEGMENT_MIB MiB segments; idle windows of $IDLE_S s; steady producer: 100 B at $RATE/s, acks=all, linger.ms=0," \
+    "$SEGMENT_MIB MiB segments$([ "$FILL_PER_ROUND" = 1 ] && echo ", each filled just before its round")$([ -n "${AA_ARGS[*]:-}" ] && echo "; A/A: ${AA_ARGS[*]}"); idle windows of $IDLE_S s; steady producer: 100 B at $RATE/s, acks=all, linger.ms=0," \
     "latency = scheduled send -> delivery report. $(nproc) CPUs, $(uname -r), Node $(node --version)."
   echo
   node "$HERE/cleaner-broker.mjs" report --samples "$TMP/samples.txt" --windows "$TMP/windows.json"

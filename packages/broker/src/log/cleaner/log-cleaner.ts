@@ -29,6 +29,7 @@ import type { Log } from "../log.js";
 import type { LogSegment } from "../log-segment.js";
 import type { CleanResult, CleanStats } from "./clean-log.js";
 import { CleanerAbortedError, CleanerThread } from "./cleaner-thread.js";
+import { OFFSET_MAP_ENTRY_BYTES } from "./offset-map.js";
 import { IoThrottle, UNTHROTTLED } from "./throttler.js";
 
 export const CLEANER_OFFSET_CHECKPOINT_FILE = "cleaner-offset-checkpoint";
@@ -38,8 +39,6 @@ export const DEFAULT_CLEANER_BACKOFF_MS = 15_000;
 export const DEFAULT_DEDUPE_BUFFER_SIZE = 128 * 1024 * 1024;
 export const DEFAULT_IO_BUFFER_SIZE = 512 * 1024;
 export const DEFAULT_IO_BUFFER_LOAD_FACTOR = 0.9;
-/** Kafka's SkimpyOffsetMap entry: a 16-byte MD5 of the key and an 8-byte offset. */
-const OFFSET_MAP_ENTRY_BYTES = 24;
 /** Reads and writes of less than this cost more in system calls than they save in memory. */
 const MIN_IO_CHUNK_BYTES = 1024 * 1024;
 

@@ -20,7 +20,7 @@
  */
 const MAX_LOAD_FACTOR = 0.9;
 /** 16 bytes of hash + an 8-byte offset, as Kafka's SkimpyOffsetMap with MD5. */
-const OFFSET_MAP_ENTRY_BYTES = 24;
+export const OFFSET_MAP_ENTRY_BYTES = 24;
 const WORDS_PER_ENTRY = OFFSET_MAP_ENTRY_BYTES / 4;
 const OFFSETS_PER_ENTRY = OFFSET_MAP_ENTRY_BYTES / 8;
 

@@ -8,6 +8,8 @@
  *   clean   --broker H:P --topics a --data-dir D --broker-log F
  *           lowers the topic's ratio and waits for its "log cleaned" line: the warm-up pass that
  *           starts the cleaner's worker thread and its JIT before anything is measured.
+ *   fill    --broker H:P --topics a,b --data-dir D --fill-perf rdkafka-perf --fill-records N --fill-keys K --fill-log F
+ *           fills each topic in turn (as `windows --fill-perf` does per round), all up front.
  *   windows --broker H:P --topics a,b --data-dir D --broker-log F --broker-pid P --client-pid P
  *           --idle-s S|match --settle-s S --out windows.json [--aa-ms MS]
  *           [--fill-perf rdkafka-perf --fill-records N --fill-keys K --fill-log F --settle-fill-s S]
@@ -313,10 +315,10 @@ function cpuPct(cpu, start, end, field) {
 }
 
 /**
- * How far the pooled p99 ratio can be trusted: rounds are resampled with replacement and the
+ * How far the pooled p99 ratio can be trusted (samplesOf: each window's latencies): rounds are resampled with replacement and the
  * ratio recomputed, from 0.01 ms histograms of each round's windows. Null with fewer than 4 rounds.
  */
-function bootstrapRatio(ws, stats, resamples) {
+function bootstrapRatio(ws, samplesOf, resamples) {
   const BIN_MS = 0.01;
   const rounds = [...new Set(ws.map((w) => w.round))];
   if (rounds.length < 4 || !(resamples > 0)) return null;
@@ -329,10 +331,7 @@ function bootstrapRatio(ws, stats, resamples) {
     return h;
   };
   const perRound = rounds.map((r) => {
-    const of = (kind) =>
-      hist(
-        ws.filter((w) => w.round === r && w.kind === kind).flatMap((w) => stats((t) => t >= w.startMs && t < w.endMs)),
-      );
+    const of = (kind) => hist(ws.filter((w) => w.round === r && w.kind === kind).flatMap((w) => samplesOf.get(w)));
     return { idle: of("idle"), cleaning: of("cleaning") };
   });
   const p99 = (maps) => {
@@ -391,8 +390,11 @@ function report() {
   console.log("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
   const byRound = new Map();
   const pooled = { idle: [], cleaning: [] };
+  // Each window's samples, for the bootstrap.
+  const samplesOf = new Map();
   for (const w of ws) {
     const l = stats((t) => t >= w.startMs && t < w.endMs);
+    samplesOf.set(w, l);
     pooled[w.kind].push(...l);
     const secs = (w.endMs - w.startMs) / 1000;
     const broker = cpuPct(cpu, w.startMs, w.endMs, "broker");
@@ -418,7 +420,7 @@ function report() {
   console.log(
     `pooled: idle p99 ${f(pct(pooled.idle, 99))} ms (${pooled.idle.length} samples), cleaning p99 ${f(pct(pooled.cleaning, 99))} ms (${pooled.cleaning.length}), ratio ${f(pct(pooled.cleaning, 99) / pct(pooled.idle, 99))}; p99.9 idle ${f(pct(pooled.idle, 99.9))}, cleaning ${f(pct(pooled.cleaning, 99.9))}`,
   );
-  const ci = bootstrapRatio(ws, stats, Number(opt.bootstrap));
+  const ci = bootstrapRatio(ws, samplesOf, Number(opt.bootstrap));
   if (ci !== null)
     console.log(
       `pooled ratio, 95% interval from ${opt.bootstrap} resamples of the ${ci.rounds} rounds (with replacement): ${f(ci.low)}–${f(ci.high)} (median ${f(ci.median)})`,
@@ -444,10 +446,13 @@ function report() {
 }
 
 if (command === "create") await create();
+else if (command === "fill") for (const topic of opt.topics.split(",")) await fill(topic);
 else if (command === "clean") await clean();
 else if (command === "windows") await windows();
 else if (command === "report") report();
 else {
-  console.error("usage: node bench/log/cleaner-broker.mjs create|windows|report [options] (see cleaner-broker.sh)");
+  console.error(
+    "usage: node bench/log/cleaner-broker.mjs create|clean|fill|windows|report [options] (see cleaner-broker.sh)",
+  );
   process.exit(2);
 }

@@ -129,22 +129,13 @@ node "$HERE/cleaner-broker.mjs" create --broker "$BROKER" --topics warm --segmen
 node "$HERE/cleaner-broker.mjs" clean --broker "$BROKER" --topics warm --segment-bytes 1048576 \
   --data-dir "$DATA" --broker-log "$TMP/broker.log"
 RECORDS=$((MIB * 1024)) # 1 KiB values: --mib MiB of values (keys and batch headers add ~2%)
-FILL_ARGS=()
+FILL_ARGS=(--fill-perf "$PERF" --fill-records "$RECORDS" --fill-keys "$KEYS" --fill-log "$TMP/rdkafka-perf.stderr")
 if [ "$FILL_PER_ROUND" = 1 ]; then
-  FILL_ARGS=(--fill-perf "$PERF" --fill-records "$RECORDS" --fill-keys "$KEYS" --fill-log "$TMP/rdkafka-perf.stderr"
-    --settle-fill-s "$SETTLE_FILL_S")
+  FILL_ARGS+=(--settle-fill-s "$SETTLE_FILL_S")
 else
-  for t in "${TOPICS[@]}"; do
-    log "filling $t: $RECORDS records of 1 KiB over $KEYS keys"
-    out="$("$PERF" produce -b "$BROKER" -t "$t" -n "$RECORDS" -s 1024 -k "$KEYS" -a 1 -d 600 2>>"$TMP/rdkafka-perf.stderr")" || {
-      log "rdkafka-perf produce failed: $out"
-      tail -5 "$TMP/rdkafka-perf.stderr" >&2
-      exit 1
-    }
-    log "$out"
-  done
-  # The fill's dirty pages written back now, not during the windows.
-  sync "$DATA"/dirty-*-0/*.log
+  # All up front; the .log files are fsynced, so the fill's dirty pages are written back now, not during the windows.
+  node "$HERE/cleaner-broker.mjs" fill --broker "$BROKER" --topics "$TOPIC_LIST" --data-dir "$DATA" "${FILL_ARGS[@]}"
+  FILL_ARGS=()
   grep '"log cleaned"' "$TMP/broker.log" | grep -q '"dirty-' && { log "a topic was cleaned before its window"; exit 1; }
 fi
 

@@ -55,7 +55,7 @@ export interface LogCleanerOptions {
   ioBufferLoadFactor?: number;
   /** log.cleaner.io.max.bytes.per.second: all threads' reads and writes together (default: unthrottled). */
   ioMaxBytesPerSecond?: number;
-  /** How often the throttle compares the rate with the limit: Kafka's 300 ms unless a test shortens it. */
+  /** How often the throttle compares the rate with the limit: THROTTLE_CHECK_INTERVAL_MS (1 ms; Kafka's is 300 ms) unless a test changes it. */
   ioThrottleCheckIntervalMs?: number;
   /** Test hooks for the crash test: kill inside the worker after N writes, or count swap steps. */
   killAfterWorkerWrites?: number;

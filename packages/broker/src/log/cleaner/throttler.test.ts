@@ -34,16 +34,30 @@ class FakeThrottleTime implements ThrottleTime {
 
 function throttled(bytesPerSecond: number) {
   const time = new FakeThrottleTime();
-  const shared = new IoThrottle(bytesPerSecond, { nowMs: time.now });
+  // Kafka's 300 ms interval: the arithmetic of a period is the same at any interval, and 300 ms keeps the steps readable.
+  const shared = new IoThrottle(bytesPerSecond, { nowMs: time.now, checkIntervalMs: KAFKA_CHECK_INTERVAL_MS });
   return { time, shared, throttler: new Throttler(shared.buffer, time) };
 }
+
+const KAFKA_CHECK_INTERVAL_MS = 300;
 
 describe("cleaner io throttle (Kafka's Throttler)", () => {
   test("no sleep within the check interval, however fast", () => {
     const { time, throttler } = throttled(1000);
-    time.now += THROTTLE_CHECK_INTERVAL_MS;
+    time.now += KAFKA_CHECK_INTERVAL_MS;
     assert.equal(throttler.maybeThrottle(1_000_000), 0);
     assert.deepEqual(time.sleeps, []);
+  });
+
+  test("by default the rate is checked every 1 ms, so a throttled pass sleeps between ~1 ms bursts", () => {
+    assert.equal(THROTTLE_CHECK_INTERVAL_MS, 1);
+    const time = new FakeThrottleTime();
+    const shared = new IoThrottle(1_000_000, { nowMs: time.now });
+    const throttler = new Throttler(shared.buffer, time);
+    time.now += 1.5;
+    // 4000 bytes at 1 MB/s take 4 ms: 2.5 ms more, not rounded to whole ms.
+    assert.equal(throttler.maybeThrottle(4000), 3);
+    assert.deepEqual(time.sleeps, [2.5]);
   });
 
   test("past the interval, sleeps what brings the period's rate down to the limit", () => {

@@ -46,9 +46,8 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-bash "$ROOT/bench/broker/install-deps.sh" >&2
 PERF="$TMP/rdkafka-perf"
-gcc -O2 -Wall -o "$PERF" "$ROOT/bench/broker/rdkafka-perf.c" $(pkg-config --cflags --libs rdkafka) -lpthread -lm
+bash "$ROOT/bench/broker/build-rdkafka-perf.sh" "$PERF"
 case "$HOG" in
   busy)
     printf 'int main(void) { volatile unsigned long n = 0; for (;;) n++; }\n' >"$TMP/busy.c"

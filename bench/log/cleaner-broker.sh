@@ -89,13 +89,12 @@ trap 'exit 130' INT TERM
 log() { echo "[cleaner-broker] $*" >&2; }
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
-bash "$ROOT/bench/broker/install-deps.sh" >&2
 if [ "$BUILD" = 1 ]; then
   log "npm run build"
   npm run --silent build >&2
 fi
 PERF="$TMP/rdkafka-perf"
-gcc -O2 -Wall -o "$PERF" "$ROOT/bench/broker/rdkafka-perf.c" $(pkg-config --cflags --libs rdkafka) -lpthread -lm
+bash "$ROOT/bench/broker/build-rdkafka-perf.sh" "$PERF"
 
 UPTIME_BEFORE="$(uptime)"
 DATA="$TMP/data"

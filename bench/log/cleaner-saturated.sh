@@ -43,9 +43,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 log() { echo "[cleaner-saturated] $*" >&2; }
 
-bash "$ROOT/bench/broker/install-deps.sh" >&2
 PERF="$TMP/rdkafka-perf"
-gcc -O2 -Wall -o "$PERF" "$ROOT/bench/broker/rdkafka-perf.c" $(pkg-config --cflags --libs rdkafka) -lpthread -lm
+bash "$ROOT/bench/broker/build-rdkafka-perf.sh" "$PERF"
 PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 BROKER="127.0.0.1:$PORT"
 DATA="$TMP/data"

@@ -31,9 +31,8 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-bash "$ROOT/bench/broker/install-deps.sh" >&2
 PERF="$TMP/rdkafka-perf"
-gcc -O2 -Wall -o "$PERF" "$ROOT/bench/broker/rdkafka-perf.c" $(pkg-config --cflags --libs rdkafka) -lpthread -lm
+bash "$ROOT/bench/broker/build-rdkafka-perf.sh" "$PERF"
 PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 NODE_OPTS=()
 [ "$HOG" = thread ] && NODE_OPTS=(--import "$HERE/what-if-hog.mjs")

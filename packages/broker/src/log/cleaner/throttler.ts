@@ -23,9 +23,8 @@
  * How often the observed rate is compared with the limit. Kafka's LogCleaner checks every 300 ms,
  * so a throttled cleaner runs flat out for 300 ms between sleeps. Checked every 1 ms (about two
  * read chunks), the same average rate becomes ~1 ms of work between short sleeps, and the CPU the
- * cleaner runs on is idle most of every few ms. That is what keeps the producer's p99 near idle on
- * a small machine (bench/log/README.md, session 6): a process that keeps a CPU busy without pause
- * doubles it, however low its priority; the same work in bursts of 1-2 ms does not.
+ * cleaner runs on is idle most of every few ms. On a 2-vCPU VM (bench/log/README.md, session 6)
+ * that took the producer's p99 while a throttled pass ran from 1.5-1.6x idle to 1.0x.
  */
 export const THROTTLE_CHECK_INTERVAL_MS = 1;
 /** The default of log.cleaner.io.max.bytes.per.second (Kafka's Double.MAX_VALUE): no throttle. */

@@ -1,5 +1,5 @@
 /**
- * Helpers of busy-vcpu.sh (see there):
+ * Helpers of busy-vcpu.sh (see there); `report` also serves what-if-separate-process.sh:
  *
  *   node busy-vcpu.mjs dirty DIR MIB    a closed compacted-style log of MIB MiB in DIR: 1 KiB records over 10,000 keys,
  *                                      16 per batch, 16 MiB segments, then an empty active segment
@@ -11,7 +11,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { encodeRecordBatch } from "@samsa/protocol";
-import { cleanLog } from "../../packages/broker/dist/log/cleaner/clean-log.js";
 
 const [command, ...args] = process.argv.slice(2);
 
@@ -46,6 +45,8 @@ function dirty(dir, mib) {
 }
 
 async function passes(dir) {
+  // The broker's release build (npm run build); only this command needs it.
+  const { cleanLog } = await import("../../packages/broker/dist/log/cleaner/clean-log.js");
   const segments = fs
     .readdirSync(dir)
     .filter((n) => n.endsWith(".log"))

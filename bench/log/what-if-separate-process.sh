@@ -62,16 +62,5 @@ done
 kill -INT "$CLIENT_PID"
 wait "$CLIENT_PID" || true
 uptime >&2
-python3 - "$TMP/windows.txt" "$TMP/samples.txt" "$HOG" "$POLICY" <<'PY'
-import math, sys
-windows = [l.split() for l in open(sys.argv[1])]
-samples = [tuple(map(float, l.split())) for l in open(sys.argv[2])]
-def q(v, p):
-    return v[min(len(v) - 1, max(0, math.ceil(p * len(v)) - 1))]
-res = {}
-for kind in ("idle", "hog"):
-    lat = sorted(l for (t, l) in samples for (k, a, b) in windows if k == kind and float(a) <= t < float(b))
-    res[kind] = q(lat, 0.99)
-    print(f"{kind:4} {len(lat)} records: p50 {q(lat, .5):.2f} p99 {q(lat, .99):.2f} p99.9 {q(lat, .999):.2f} ms")
-print(f"hog as a {sys.argv[3]} ({sys.argv[4]}): p99 hog / idle {res['hog'] / res['idle']:.2f}")
-PY
+echo "hog as a $HOG ($POLICY)"
+node "$HERE/busy-vcpu.mjs" report "$TMP/windows.txt" "$TMP/samples.txt"
